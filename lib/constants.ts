@@ -1,0 +1,95 @@
+/**
+ * Protocol constants and default limits. Every number here is named once, with the rule it comes
+ * from, so no other module needs a bare magic number.
+ */
+
+/** Frame opcodes, RFC 6455 §5.2 and §11.8. 3-7 and 11-15 are reserved. */
+export enum Opcode {
+  Continuation = 0x0,
+  Text = 0x1,
+  Binary = 0x2,
+  Close = 0x8,
+  Ping = 0x9,
+  Pong = 0xa,
+}
+
+/** Close status codes, RFC 6455 §7.4.1 and the IANA registry (§11.7). */
+export enum CloseCode {
+  Normal = 1000,
+  GoingAway = 1001,
+  ProtocolError = 1002,
+  UnsupportedData = 1003,
+  /** Reserved: never sent in a close frame (§7.4.1). */
+  NoStatus = 1005,
+  /** Reserved: never sent; reports a connection that ended without a close frame (§7.4.1). */
+  Abnormal = 1006,
+  InvalidPayload = 1007,
+  PolicyViolation = 1008,
+  MessageTooBig = 1009,
+  MandatoryExtension = 1010,
+  InternalError = 1011,
+  ServiceRestart = 1012,
+  TryAgainLater = 1013,
+  BadGateway = 1014,
+  /** Reserved: TLS handshake failure, never sent (§7.4.1). */
+  TlsHandshake = 1015,
+}
+
+/** RFC 6455 §1.3: the GUID appended to Sec-WebSocket-Key before hashing. */
+export const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+/** RFC 6455 §4.1: the only protocol version this library speaks. */
+export const PROTOCOL_VERSION = 13;
+
+// --- Frame layout, RFC 6455 §5.2 -----------------------------------------------------------
+
+export const FIN_BIT = 0x80;
+export const RSV1_BIT = 0x40;
+export const RSV2_BIT = 0x20;
+export const RSV3_BIT = 0x10;
+export const OPCODE_MASK = 0x0f;
+export const MASK_BIT = 0x80;
+export const LENGTH_MASK = 0x7f;
+
+/** Largest length that fits the 7-bit field. */
+export const MAX_7BIT_LENGTH = 125;
+/** 7-bit length value announcing a 16-bit extended length. */
+export const LENGTH_16_MARKER = 126;
+/** 7-bit length value announcing a 64-bit extended length. */
+export const LENGTH_64_MARKER = 127;
+export const MAX_16BIT_LENGTH = 0xffff;
+/** Size of the masking key, §5.3. */
+export const MASK_KEY_LENGTH = 4;
+/** Largest possible header: 2 + 8 (64-bit length) + 4 (mask). */
+export const MAX_HEADER_LENGTH = 14;
+/** RFC 6455 §5.5: control frames carry at most 125 payload bytes. */
+export const MAX_CONTROL_PAYLOAD = 125;
+/** JavaScript numbers are exact up to 2^53 - 1; longer frames cannot even be counted. */
+export const MAX_SAFE_PAYLOAD = Number.MAX_SAFE_INTEGER;
+
+// --- Default limits --------------------------------------------------------------------------
+
+/**
+ * Default largest frame payload the decoder accepts (1009 above it). 64 MiB holds the largest
+ * messages browsers commonly send in one frame while keeping a hostile peer's claim bounded.
+ */
+export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+
+/** Default largest reassembled message (1009 above it); same reasoning as DEFAULT_MAX_PAYLOAD. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+
+/**
+ * Default largest number of frames in one message. Memory is bounded by bytes, not fragments, so
+ * this only stops a peer that never finishes a message: 1 Mi fragments is 16x Autobahn's
+ * 4 MiB-in-64-byte-fragments case.
+ */
+export const DEFAULT_MAX_FRAGMENTS = 1024 * 1024;
+
+/** Default largest opening-handshake request or response head, in bytes. */
+export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+
+/** Default time allowed for the opening handshake to complete, in milliseconds. */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+
+/** Default time to wait for the peer's close frame and TCP close, in milliseconds (§7.1.1). */
+export const DEFAULT_CLOSE_TIMEOUT = 5_000;

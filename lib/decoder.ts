@@ -1,0 +1,412 @@
+/**
+
+ * FrameDecoder: bytes in, Frame objects out. The parsing itself lives in FrameParser, a sans-I/O
+ * state machine that any caller can drive synchronously; FrameDecoder only adapts it to a
+ * readable-stream Transform.
+ */
+import { Transform } from 'readable-stream';
+import {
+  DEFAULT_MAX_PAYLOAD, FIN_BIT, LENGTH_16_MARKER, LENGTH_64_MARKER, MASK_BIT, MASK_KEY_LENGTH,
+  MAX_16BIT_LENGTH, MAX_7BIT_LENGTH, MAX_HEADER_LENGTH, OPCODE_MASK, RSV1_BIT, RSV2_BIT, RSV3_BIT,
+} from './constants';
+import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from './errors';
+import { checkFirstBytes, type Frame, type FramePiece, readUint32, rsvMask } from './frame';
+import { unmask } from './mask';
+
+/** Node's Transform callback shape. */
+export type TransformCallback = (error?: Error | null, data?: unknown) => void;
+
+/**
+ * Whose frames are being decoded. `'server'`: we are the server, so peer frames MUST be masked;
+ * `'client'`: peer frames MUST NOT be masked (RFC 6455 §5.1). `'any'`: accept both, for custom
+ * protocols that reuse the framing over IPC or other trusted byte streams.
+ */
+export type Role = 'server' | 'client';
+export type DecoderRole = Role | 'any';
+
+export interface FrameDecoderOptions {
+  /** Default `'server'`. */
+  role?: DecoderRole;
+  /**
+   * Largest payload accepted, in bytes; a frame announcing more fails with 1009 as soon as its
+   * length is read, before any payload byte is buffered. Default 64 MiB; `Infinity` disables it.
+   */
+  maxPayload?: number;
+  /** Accept RSV1 (an extension such as permessage-deflate negotiated it). Default false. */
+  allowRsv1?: boolean;
+  allowRsv2?: boolean;
+  allowRsv3?: boolean;
+  /**
+   * Accept 16/64-bit lengths that would have fit a shorter form. Default false: RFC 6455 §5.2 says
+   * the minimal form MUST be used, and accepting several encodings of one frame helps a peer evade
+   * byte-pattern filters in front of us.
+   */
+  allowNonMinimalLength?: boolean;
+  /**
+   * Frames whose payload is longer than this many bytes are delivered as {@link FramePiece}s as
+   * their bytes arrive, so memory does not grow with the frame. Default `Infinity` (whole frames).
+   */
+  streamingThreshold?: number;
+  /** Object high-water mark of the readable side. Default 16 frames (Node's object-mode default). */
+  readableHighWaterMark?: number;
+}
+
+/** Receives what {@link FrameParser} decodes. */
+export interface FrameSink {
+  /** Called once per whole frame, or once per piece in streaming mode. */
+  frame(frame: Frame | FramePiece): void;
+}
+
+const enum State {
+  Header,
+  Length16,
+  Length64,
+  MaskKey,
+  Payload,
+  Failed,
+}
+
+/**
+ * A payload up to this size is allocated in full when it starts to span chunks; beyond it the
+ * buffer grows with what actually arrived, so a peer announcing a huge frame and sending a
+ * trickle cannot make us reserve the whole announced size.
+ */
+const EAGER_ALLOCATION = 1024 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+
+function positiveLimit(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `${name} must be a non-negative number`);
+  }
+  return value;
+}
+
+/**
+ * The sans-I/O frame parser: feed it chunks with {@link write}, get frames through the sink. It
+ * keeps at most one partial header (14 bytes) and one payload buffer between chunks, never a list
+ * of input chunks, so a stream of tiny chunks cannot pin thousands of Buffers.
+ *
+ * Masked payloads are unmasked in place: the decoder owns the chunks written to it, as a socket's
+ * consumer does. Copy a chunk before writing it if you need it unchanged afterwards.
+ */
+export class FrameParser {
+  private readonly sink: FrameSink;
+  private readonly requireMask: boolean | undefined;
+  private readonly allowedRsv: number;
+  private readonly maxPayload: number;
+  private readonly allowNonMinimal: boolean;
+  private readonly streamingThreshold: number;
+
+  private state = State.Header;
+  private error: WebSocketProtocolError | undefined;
+
+  // The chunk being parsed and the read position in it.
+  private chunk: Buffer = EMPTY;
+  private pos = 0;
+  /** Stream offset of chunk[0]. */
+  private base = 0;
+
+  // Header bytes that arrived split across chunks, and where complete header bytes are read from.
+  private readonly stash = Buffer.alloc(MAX_HEADER_LENGTH);
+  private stashed = 0;
+  private src: Buffer = EMPTY;
+
+  // The frame being parsed.
+  private frameStart = 0;
+  private b0 = 0;
+  private masked = false;
+  private maskKey = 0;
+  private payloadLength = 0;
+  private received = 0;
+  private payload: Buffer | undefined;
+
+  constructor(options: FrameDecoderOptions, sink: FrameSink) {
+    const role = options.role ?? 'server';
+    if (role !== 'server' && role !== 'client' && role !== 'any') {
+      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server', 'client' or 'any'`);
+    }
+    this.sink = sink;
+    this.requireMask = role === 'server' ? true : role === 'client' ? false : undefined;
+    this.allowedRsv = rsvMask(options.allowRsv1 === true, options.allowRsv2 === true, options.allowRsv3 === true);
+    this.maxPayload = positiveLimit('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD);
+    this.allowNonMinimal = options.allowNonMinimalLength === true;
+    this.streamingThreshold = positiveLimit('streamingThreshold', options.streamingThreshold, Infinity);
+  }
+
+  /** Bytes consumed so far: the stream offset of the next byte. */
+  get position(): number {
+    return this.base + this.pos;
+  }
+
+  /** True between frames, when ending the stream would lose nothing. */
+  get idle(): boolean {
+    return this.state === State.Header && this.stashed === 0;
+  }
+
+  /**
+   * Parses `chunk`, handing every completed frame to the sink before returning. Returns the
+   * protocol error that stopped parsing, if any; every frame before the bad byte was delivered.
+   */
+  write(chunk: Buffer): WebSocketProtocolError | undefined {
+    if (this.state === State.Failed) return this.error;
+    this.base += this.pos;
+    this.chunk = chunk;
+    this.pos = 0;
+    const error = this.run();
+    this.chunk = EMPTY;
+    return error;
+  }
+
+  /** Declares the end of input. Ending inside a frame is an error, never a frame. */
+  end(): WebSocketProtocolError | undefined {
+    if (this.state === State.Failed) return this.error;
+    if (!this.idle) return this.fail('WS_ERR_TRUNCATED_FRAME', this.position);
+    return undefined;
+  }
+
+  private run(): WebSocketProtocolError | undefined {
+    for (;;) {
+      switch (this.state) {
+        case State.Header:
+          if (!this.readHeader()) return this.error;
+          break;
+        case State.Length16:
+          if (!this.readLength16()) return this.error;
+          break;
+        case State.Length64:
+          if (!this.readLength64()) return this.error;
+          break;
+        case State.MaskKey:
+          if (!this.readMaskKey()) return this.error;
+          break;
+        case State.Payload:
+          if (!this.readPayload()) return this.error;
+          break;
+        case State.Failed:
+          return this.error;
+      }
+    }
+  }
+
+  /**
+   * Makes `n` header bytes readable at `this.src[returned offset]`, straight from the chunk when it
+   * holds them all, else gathered in the stash across chunks. Returns -1 when the chunk ran out.
+   */
+  private take(n: number): number {
+    const available = this.chunk.length - this.pos;
+    if (this.stashed === 0 && available >= n) {
+      this.src = this.chunk;
+      const at = this.pos;
+      this.pos += n;
+      return at;
+    }
+    const count = Math.min(n - this.stashed, available);
+    this.chunk.copy(this.stash, this.stashed, this.pos, this.pos + count);
+    this.stashed += count;
+    this.pos += count;
+    if (this.stashed < n) return -1;
+    this.stashed = 0;
+    this.src = this.stash;
+    return 0;
+  }
+
+  private readHeader(): boolean {
+    if (this.stashed === 0) {
+      if (this.pos === this.chunk.length) return false;
+      this.frameStart = this.base + this.pos;
+    }
+    const at = this.take(2);
+    if (at < 0) return false;
+    const b0 = this.src[at];
+    const b1 = this.src[at + 1];
+    const problem = checkFirstBytes(b0, b1, this.allowedRsv, this.requireMask);
+    if (problem !== undefined) {
+      const inSecondByte = problem === 'WS_ERR_EXPECTED_MASK' || problem === 'WS_ERR_UNEXPECTED_MASK' ||
+        problem === 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH';
+      this.fail(problem, this.frameStart + (inSecondByte ? 1 : 0));
+      return false;
+    }
+    this.b0 = b0;
+    this.masked = (b1 & MASK_BIT) !== 0;
+    const length = b1 & 0x7f;
+    if (length === LENGTH_16_MARKER) {
+      this.state = State.Length16;
+    } else if (length === LENGTH_64_MARKER) {
+      this.state = State.Length64;
+    } else {
+      return this.haveLength(length);
+    }
+    return true;
+  }
+
+  private readLength16(): boolean {
+    const at = this.take(2);
+    if (at < 0) return false;
+    const length = (this.src[at] << 8) | this.src[at + 1];
+    if (length <= MAX_7BIT_LENGTH && !this.allowNonMinimal) {
+      this.fail('WS_ERR_NON_MINIMAL_LENGTH', this.frameStart + 2);
+      return false;
+    }
+    return this.haveLength(length);
+  }
+
+  private readLength64(): boolean {
+    const at = this.take(8);
+    if (at < 0) return false;
+    const high = readUint32(this.src, at);
+    const low = readUint32(this.src, at + 4);
+    // RFC 6455 §5.2: "the most significant bit MUST be 0".
+    if (high > 0x7fffffff) {
+      this.fail('WS_ERR_INVALID_PAYLOAD_LENGTH', this.frameStart + 2);
+      return false;
+    }
+    // Above 2^53 - 1 a JS number cannot count the bytes exactly.
+    if (high > 0x1fffff) {
+      this.fail('WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', this.frameStart + 2);
+      return false;
+    }
+    const length = high * 0x100000000 + low;
+    if (length <= MAX_16BIT_LENGTH && !this.allowNonMinimal) {
+      this.fail('WS_ERR_NON_MINIMAL_LENGTH', this.frameStart + 2);
+      return false;
+    }
+    return this.haveLength(length);
+  }
+
+  /** Checks shared by every length form; they run before any payload byte is buffered. */
+  private haveLength(length: number): boolean {
+    if (length > this.maxPayload) {
+      this.fail('WS_ERR_PAYLOAD_TOO_BIG', this.frameStart + 1);
+      return false;
+    }
+    this.payloadLength = length;
+    this.received = 0;
+    this.state = this.masked ? State.MaskKey : State.Payload;
+    return true;
+  }
+
+  private readMaskKey(): boolean {
+    const at = this.take(MASK_KEY_LENGTH);
+    if (at < 0) return false;
+    this.maskKey = readUint32(this.src, at);
+    this.state = State.Payload;
+    return true;
+  }
+
+  private readPayload(): boolean {
+    const chunk = this.chunk;
+    const available = chunk.length - this.pos;
+    const length = this.payloadLength;
+
+    if (length > this.streamingThreshold) return this.readPiece(available);
+
+    if (this.payload === undefined && available >= length) {
+      // The whole payload is in this chunk: hand out a view, no copy.
+      const payload = chunk.subarray(this.pos, this.pos + length);
+      this.pos += length;
+      this.emit(payload);
+      return true;
+    }
+    if (available === 0) return false;
+
+    const count = Math.min(length - this.received, available);
+    let payload = this.payload;
+    if (payload === undefined) {
+      payload = Buffer.allocUnsafe(Math.min(length, Math.max(EAGER_ALLOCATION, count)));
+    } else if (payload.length < this.received + count) {
+      // Grow with what arrived (at least doubling, so copies stay linear in the frame size).
+      const grown = Buffer.allocUnsafe(Math.min(length, Math.max(payload.length * 2, this.received + count)));
+      payload.copy(grown, 0, 0, this.received);
+      payload = grown;
+    }
+    this.payload = payload;
+    chunk.copy(payload, this.received, this.pos, this.pos + count);
+    this.received += count;
+    this.pos += count;
+    if (this.received < length) return false;
+    this.payload = undefined;
+    this.emit(payload);
+    return true;
+  }
+
+  private emit(payload: Buffer): void {
+    if (this.masked) unmask(payload, this.maskKey, 0);
+    const b0 = this.b0;
+    this.state = State.Header;
+    this.sink.frame({
+      fin: (b0 & FIN_BIT) !== 0,
+      rsv1: (b0 & RSV1_BIT) !== 0,
+      rsv2: (b0 & RSV2_BIT) !== 0,
+      rsv3: (b0 & RSV3_BIT) !== 0,
+      opcode: b0 & OPCODE_MASK,
+      masked: this.masked,
+      payload,
+    });
+  }
+
+  /** Streaming mode: deliver what this chunk holds of the frame as one piece. */
+  private readPiece(available: number): boolean {
+    if (available === 0) return false;
+    const offset = this.received;
+    const count = Math.min(this.payloadLength - offset, available);
+    const payload = this.chunk.subarray(this.pos, this.pos + count);
+    if (this.masked) unmask(payload, this.maskKey, offset & 3);
+    this.pos += count;
+    this.received += count;
+    const last = this.received === this.payloadLength;
+    if (last) this.state = State.Header;
+    const b0 = this.b0;
+    this.sink.frame({
+      fin: (b0 & FIN_BIT) !== 0,
+      rsv1: (b0 & RSV1_BIT) !== 0,
+      rsv2: (b0 & RSV2_BIT) !== 0,
+      rsv3: (b0 & RSV3_BIT) !== 0,
+      opcode: b0 & OPCODE_MASK,
+      masked: this.masked,
+      payload,
+      offset,
+      totalLength: this.payloadLength,
+      last,
+    });
+    return last;
+  }
+
+  private fail(code: ErrorCode, offset: number): WebSocketProtocolError {
+    this.state = State.Failed;
+    this.payload = undefined;
+    this.error = new WebSocketProtocolError(code, `at byte ${offset}`, offset);
+    return this.error;
+  }
+}
+
+/**
+ * A Transform from wire bytes (any chunking) to {@link Frame} objects.
+ *
+ * Protocol violations destroy the stream with a {@link WebSocketProtocolError} carrying
+ * `closeCode`, `code` and `offset`; every frame completed before the bad byte is pushed first.
+ *
+ * @throws {WebSocketUsageError} on invalid options.
+ */
+export class FrameDecoder extends Transform {
+  /** The underlying sans-I/O parser (read-only use: `position`, `idle`). */
+  readonly parser: FrameParser;
+
+  constructor(options: FrameDecoderOptions = {}) {
+    super({
+      readableObjectMode: true,
+      writableObjectMode: false,
+      readableHighWaterMark: options.readableHighWaterMark ?? 16,
+    });
+    this.parser = new FrameParser(options, { frame: (frame) => { this.push(frame); } });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    callback(this.parser.write(chunk));
+  }
+
+  override _flush(callback: TransformCallback): void {
+    callback(this.parser.end());
+  }
+}
