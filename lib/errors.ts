@@ -54,16 +54,20 @@ export const ERRORS = {
 
   // Opening handshake, RFC 6455 §4. Close code 1002: the connection never opened.
   WS_ERR_HANDSHAKE_METHOD: spec(P, 'the opening handshake must be a GET request', 405),
-  WS_ERR_HANDSHAKE_HTTP_VERSION: spec(P, 'the opening handshake needs HTTP/1.1 or later', 505),
+  // §4.2.1: "such as 400 Bad Request" for any request that is not a valid handshake.
+  WS_ERR_HANDSHAKE_HTTP_VERSION: spec(P, 'the opening handshake needs HTTP/1.1 or later', 400),
+  WS_ERR_HANDSHAKE_HOST: spec(P, 'the opening handshake needs exactly one Host header', 400),
   WS_ERR_HANDSHAKE_UPGRADE: spec(P, 'missing or invalid Upgrade: websocket header', 400),
   WS_ERR_HANDSHAKE_CONNECTION: spec(P, 'the Connection header must contain the Upgrade token', 400),
   WS_ERR_HANDSHAKE_KEY: spec(P, 'Sec-WebSocket-Key must be 16 bytes in base64', 400),
   WS_ERR_HANDSHAKE_VERSION: spec(P, 'unsupported Sec-WebSocket-Version (13 is required)', 426),
+  WS_ERR_HANDSHAKE_SUBPROTOCOL: spec(P, 'Sec-WebSocket-Protocol must list unique tokens', 400),
   WS_ERR_HANDSHAKE_HEADER_TOO_LARGE: spec(P, 'the handshake head is larger than maxHeaderSize', 431),
   WS_ERR_HANDSHAKE_FORBIDDEN: spec(CloseCode.PolicyViolation, 'the server refused the connection', 403),
   WS_ERR_HANDSHAKE_NOT_FOUND: spec(P, 'no WebSocket endpoint at this path', 404),
   WS_ERR_HANDSHAKE_EXTENSION: spec(P, 'invalid Sec-WebSocket-Extensions header', 400),
   WS_ERR_HANDSHAKE_TIMEOUT: spec(P, 'the opening handshake did not finish in time', 408),
+  WS_ERR_HANDSHAKE_UNAVAILABLE: spec(CloseCode.GoingAway, 'the server is shutting down', 503),
   WS_ERR_HANDSHAKE_STATUS: spec(P, 'the server did not answer 101 Switching Protocols'),
   WS_ERR_HANDSHAKE_ACCEPT: spec(P, 'Sec-WebSocket-Accept does not match the key'),
   WS_ERR_HANDSHAKE_PROTOCOL: spec(P, 'the server chose a subprotocol the client did not offer'),
@@ -72,6 +76,7 @@ export const ERRORS = {
   // Local misuse: programming errors on this side, never the peer's fault.
   WS_ERR_INVALID_ARGUMENT: spec(CloseCode.InternalError, 'invalid argument'),
   WS_ERR_INVALID_STATE: spec(CloseCode.InternalError, 'operation not allowed in the current state'),
+  WS_ERR_INVALID_CLOSE_REASON: spec(CloseCode.InternalError, 'close reason longer than 123 bytes of UTF-8, or given without a status code'),
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Every stable error code. */

@@ -19,3 +19,11 @@ export {
   type DecoderRole, FrameDecoder, type FrameDecoderOptions, FrameParser, type FrameSink, type Role,
 } from './decoder';
 export { encodeFrame, FrameEncoder, type FrameEncoderOptions } from './encoder';
+export {
+  acceptKey, acceptResponse, type AcceptOptions, checkOrigin, clientRequestHeaders,
+  type ClientRequestOptions, type ExtensionOffer, formatExtension, formatExtensions, generateKey,
+  type HeaderRecord, type HeaderValue, isToken, isValidKey, parseExtensions, parseTokenList,
+  type RejectOptions, rejectionFor, rejectResponse, selectSubprotocol, type UpgradeRequestInfo,
+  type UpgradeResponseInfo, validateUpgradeRequest, validateUpgradeResponse, type ValidatedResponse,
+  type ValidatedUpgrade,
+} from './handshake';
