@@ -155,7 +155,10 @@ export class FrameParser {
     this.chunk = chunk;
     this.pos = 0;
     const error = this.run();
+    // Drop every reference to the chunk (src may point into it): between writes the parser holds
+    // only the header stash and one payload buffer, so a trickle of chunks cannot be pinned.
     this.chunk = EMPTY;
+    this.src = EMPTY;
     return error;
   }
 
@@ -278,7 +281,8 @@ export class FrameParser {
   /** Checks shared by every length form; they run before any payload byte is buffered. */
   private haveLength(length: number): boolean {
     if (length > this.maxPayload) {
-      this.fail('WS_ERR_PAYLOAD_TOO_BIG', this.frameStart + 1);
+      // The offending length is the second byte's 7 bits, or the extended length after it.
+      this.fail('WS_ERR_PAYLOAD_TOO_BIG', this.frameStart + (this.state === State.Header ? 1 : 2));
       return false;
     }
     this.payloadLength = length;
@@ -385,13 +389,20 @@ export class FrameParser {
  * A Transform from wire bytes (any chunking) to {@link Frame} objects.
  *
  * Protocol violations destroy the stream with a {@link WebSocketProtocolError} carrying
- * `closeCode`, `code` and `offset`; every frame completed before the bad byte is pushed first.
+ * `closeCode`, `code` and `offset`; every frame completed before the bad byte is pushed first,
+ * and the error is emitted once those frames have been read (so a paused reader loses none).
  *
  * @throws {WebSocketUsageError} on invalid options.
  */
 export class FrameDecoder extends Transform {
   /** The underlying sans-I/O parser (read-only use: `position`, `idle`). */
   readonly parser: FrameParser;
+  /**
+   * A protocol error held back, with the write (or flush) callback it belongs to, until the frames
+   * pushed before it have been read: destroying the stream earlier would discard them for a
+   * paused or async-iterating reader.
+   */
+  private held: { error: Error; callback: TransformCallback } | undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
     super({
@@ -403,10 +414,29 @@ export class FrameDecoder extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    callback(this.parser.write(chunk));
+    this.settle(callback, this.parser.write(chunk));
   }
 
   override _flush(callback: TransformCallback): void {
-    callback(this.parser.end());
+    this.settle(callback, this.parser.end());
+  }
+
+  override read(size?: number): unknown {
+    const frame: unknown = super.read(size);
+    const held = this.held;
+    if (held !== undefined && this._readableState.length === 0) {
+      this.held = undefined;
+      held.callback(held.error);
+    }
+    return frame;
+  }
+
+  /** Completes a write; an error waits until every frame already pushed has been read. */
+  private settle(callback: TransformCallback, error: Error | undefined): void {
+    if (error !== undefined && this._readableState.length > 0) {
+      this.held = { error, callback };
+      return;
+    }
+    callback(error);
   }
 }

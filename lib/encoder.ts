@@ -84,6 +84,32 @@ export function encodeFrame(frame: FrameInput, maskKey = -1): Buffer {
   return out;
 }
 
+/** Where {@link emitFrame} hands its chunks: a Transform's `push` or a socket's `write`. */
+export interface ChunkSink {
+  push(chunk: Buffer): unknown;
+}
+
+/**
+ * Encodes one frame into `sink` as one chunk, or as header + the caller's own payload Buffer
+ * when it is large and unmasked (no copy). `maskKey`: big-endian uint32, or -1 for unmasked.
+ *
+ * @throws {WebSocketUsageError} when the frame is invalid (RFC 6455 §5.2, §5.5).
+ */
+export function emitFrame(frame: FrameInput, maskKey: number, sink: ChunkSink): void {
+  const length = validate(frame);
+  const payload = frame.payload;
+  if (maskKey === -1 && length >= ZERO_COPY_MIN && typeof payload !== 'string' && payload !== undefined) {
+    const head = Buffer.allocUnsafe(headerLength(length, false));
+    writeHeader(head, 0, header(frame), length, -1);
+    sink.push(head);
+    sink.push(asBuffer(payload));
+    return;
+  }
+  const out = Buffer.allocUnsafe(headerLength(length, maskKey !== -1) + length);
+  writeFrame(out, 0, frame, length, maskKey);
+  sink.push(out);
+}
+
 /**
  * A Transform from frame objects `{ opcode, payload, fin?, rsv1?, rsv2?, rsv3? }` to wire bytes.
  * Invalid frames fail the stream with a {@link WebSocketUsageError}; nothing is silently fixed.
@@ -97,6 +123,11 @@ export class FrameEncoder extends Transform {
   private readonly maskSource: MaskSource | undefined;
   /** Write callback held back while the readable side is full (Transform's backpressure). */
   private pendingCallback: TransformCallback | undefined;
+  /**
+   * An invalid frame's error, held with its write callback until the bytes pushed before it have
+   * been read: destroying the stream earlier would discard them for a paused reader.
+   */
+  private held: { error: Error; callback: TransformCallback } | undefined;
 
   constructor(options: FrameEncoderOptions = {}) {
     super({
@@ -113,19 +144,7 @@ export class FrameEncoder extends Transform {
 
   /** Encodes and pushes one frame. @throws {WebSocketUsageError} */
   private encodeOne(frame: FrameInput): void {
-    const length = validate(frame);
-    const maskKey = this.maskSource === undefined ? -1 : this.maskSource.next();
-    const payload = frame.payload;
-    if (maskKey === -1 && length >= ZERO_COPY_MIN && typeof payload !== 'string' && payload !== undefined) {
-      const head = Buffer.allocUnsafe(headerLength(length, false));
-      writeHeader(head, 0, header(frame), length, -1);
-      this.push(head);
-      this.push(asBuffer(payload));
-      return;
-    }
-    const out = Buffer.allocUnsafe(headerLength(length, maskKey !== -1) + length);
-    writeFrame(out, 0, frame, length, maskKey);
-    this.push(out);
+    emitFrame(frame, this.maskSource === undefined ? -1 : this.maskSource.next(), this);
   }
 
   override _transform(frame: FrameInput, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -143,7 +162,7 @@ export class FrameEncoder extends Transform {
     try {
       this.encodeOne(frame);
     } catch (err) {
-      callback(err as Error);
+      this.fail(callback, err as Error);
       return;
     }
     this.release(callback);
@@ -186,7 +205,7 @@ export class FrameEncoder extends Transform {
     }
     if (pos > flushed) this.push(out.subarray(flushed, pos));
     if (failure !== undefined) {
-      callback(failure);
+      this.fail(callback, failure);
       return;
     }
     this.release(callback);
@@ -199,6 +218,25 @@ export class FrameEncoder extends Transform {
       callback();
     }
     super._read(size);
+  }
+
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    const held = this.held;
+    if (held !== undefined && this._readableState.length === 0) {
+      this.held = undefined;
+      held.callback(held.error);
+    }
+    return chunk;
+  }
+
+  /** Fails a write once every byte pushed before the invalid frame has been read. */
+  private fail(callback: TransformCallback, error: Error): void {
+    if (this._readableState.length > 0) {
+      this.held = { error, callback };
+      return;
+    }
+    callback(error);
   }
 
   /** Whether the payload is copied next to its header rather than passed on as its own chunk. */
