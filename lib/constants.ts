@@ -85,11 +85,38 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
  */
 export const DEFAULT_MAX_FRAGMENTS = 1024 * 1024;
 
-/** Default largest opening-handshake request or response head, in bytes. */
+/**
+ * Default largest opening-handshake request or response head, in bytes (431 above it). A real
+ * browser handshake with cookies is 1-4 KiB; 16 KiB is Node's own HTTP default and leaves room
+ * for large cookies without letting a client make us buffer an endless head.
+ */
 export const DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
 
-/** Default time allowed for the opening handshake to complete, in milliseconds. */
+/**
+ * Default time allowed for the opening handshake, in milliseconds. Long enough for a slow mobile
+ * link to send a few KiB; short enough that clients dribbling their headers (slow-loris) cannot
+ * hold sockets for long.
+ */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
-/** Default time to wait for the peer's close frame and TCP close, in milliseconds (§7.1.1). */
+/**
+ * Default time to wait for the peer's close frame and TCP close, in milliseconds (§7.1.1: the
+ * server closes TCP first; a client should wait for it). A responsive peer answers in one round
+ * trip; 5 s covers slow links and then frees the socket from a peer that never answers.
+ */
 export const DEFAULT_CLOSE_TIMEOUT = 5_000;
+
+/**
+ * Default number of messages an async iterator may lag behind before the socket is paused. Enough
+ * to absorb bursts without a pause per message; small enough that the queue stays bounded (with
+ * maxMessageSize, at most 64 x 64 MiB in the worst case, typically a few KiB).
+ */
+export const DEFAULT_MAX_QUEUED_MESSAGES = 64;
+
+/**
+ * Default largest outgoing buffer (bytes the socket has not yet taken) before the connection is
+ * failed with 1008. `send()` returns false far earlier (at the socket's high-water mark); this
+ * limit only stops an application that ignores that signal from exhausting memory on one slow
+ * peer. 64 MiB holds one maximal message plus slack.
+ */
+export const DEFAULT_MAX_BUFFERED_AMOUNT = 64 * 1024 * 1024;

@@ -1,0 +1,379 @@
+import { expect } from 'chai';
+import { once } from 'node:events';
+import { CloseCode, Opcode } from '../lib/constants';
+import { WebSocketProtocolError, WebSocketUsageError } from '../lib/errors';
+import { ReadyState, WebSocket } from '../lib/connection';
+import { connect } from '../lib/client';
+import { encodeFrame } from '../lib/encoder';
+import { parseClosePayload } from '../lib/message';
+import type { WebSocketServer } from '../lib/server';
+import { closed, listen, nextConnection, RawClient, upgradeRequest, withTimeout } from './support/peers';
+
+function closeCodeOf(client: RawClient): number | undefined {
+  const frame = client.frames.find((f) => f.opcode === Opcode.Close);
+  return frame === undefined ? undefined : parseClosePayload(frame.payload).code;
+}
+
+describe('WebSocket connection', () => {
+  let wss: WebSocketServer;
+  let port: number;
+  let url: string;
+  const raws: RawClient[] = [];
+
+  beforeEach(async () => {
+    ({ wss, port, url } = await listen({ closeTimeout: 300 }));
+  });
+
+  afterEach(async () => {
+    for (const raw of raws.splice(0)) raw.destroy();
+    for (const ws of wss.clients) ws.terminate();
+    await wss.close();
+  });
+
+  async function raw(request?: string, head?: Buffer): Promise<RawClient> {
+    const client = await RawClient.connect(port, request, head);
+    raws.push(client);
+    return client;
+  }
+
+  describe('lifecycle', () => {
+    it('starts CONNECTING and refuses to send before it is open (WS_ERR_INVALID_STATE)', () => {
+      const ws = new WebSocket('client');
+      expect(ws.readyState).to.equal(ReadyState.CONNECTING);
+      expect(() => ws.send('x')).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_STATE');
+      expect(() => ws.ping()).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_STATE');
+    });
+
+    it('closing a CONNECTING connection ends it at once with 1006', async () => {
+      const ws = new WebSocket('client');
+      const done = closed(ws);
+      ws.close();
+      expect(ws.readyState).to.equal(ReadyState.CLOSED);
+      expect((await done).code).to.equal(CloseCode.Abnormal);
+    });
+
+    it('goes OPEN -> CLOSING -> CLOSED through a closing handshake', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      expect(ws.readyState).to.equal(ReadyState.OPEN);
+      await serverSide;
+      const done = closed(ws);
+      ws.close(1000);
+      expect(ws.readyState).to.equal(ReadyState.CLOSING);
+      await done;
+      expect(ws.readyState).to.equal(ReadyState.CLOSED);
+    });
+
+    it('send after close returns false and reports WS_ERR_INVALID_STATE to the callback', async () => {
+      const ws = await connect(url);
+      ws.close();
+      let error: unknown;
+      expect(ws.send('late', (err) => { error = err; })).to.equal(false);
+      await closed(ws);
+      expect(error).to.be.instanceOf(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_STATE');
+    });
+
+    it('refuses close codes that may not be sent and reasons over 123 bytes', async () => {
+      const ws = await connect(url);
+      for (const code of [999, 1004, 1005, 1006, 1015, 2000, 5000]) {
+        expect(() => ws.close(code)).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_CLOSE_CODE');
+      }
+      expect(() => ws.close(1000, 'x'.repeat(124))).to.throw(WebSocketUsageError);
+      expect(ws.readyState).to.equal(ReadyState.OPEN);
+      ws.close(1000, 'x'.repeat(123));
+      await closed(ws);
+    });
+  });
+
+  describe('closing handshake (RFC 6455 §7)', () => {
+    it('delivers code and reason to the peer and echoes the code back', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      const serverClosed = closed(server);
+      const clientClosed = closed(ws);
+      ws.close(4001, 'done here');
+      expect(await serverClosed).to.deep.equal({ code: 4001, reason: 'done here' });
+      expect((await clientClosed).code).to.equal(4001);
+    });
+
+    it('answers an empty close with an empty close, reported as 1005', async () => {
+      const serverSide = nextConnection(wss);
+      const client = await raw();
+      const server = await serverSide;
+      const serverClosed = closed(server);
+      client.send({ opcode: Opcode.Close });
+      await client.until(() => client.frames.some((f) => f.opcode === Opcode.Close), 'close echo');
+      const echo = client.frames.find((f) => f.opcode === Opcode.Close);
+      expect(echo?.payload.length).to.equal(0);
+      expect((await serverClosed).code).to.equal(CloseCode.NoStatus);
+    });
+
+    it('the server closes the TCP connection after the handshake, without waiting for the client', async () => {
+      const client = await raw();
+      client.send({ opcode: Opcode.Close, payload: Buffer.from([0x03, 0xe8]) });
+      await client.until(() => client.ended, 'server FIN');
+      expect(closeCodeOf(client)).to.equal(1000);
+    });
+
+    it('drops a peer that never answers our close frame after closeTimeout (1006)', async () => {
+      const serverSide = nextConnection(wss);
+      const client = await raw();
+      const server = await serverSide;
+      const done = closed(server);
+      server.close(1000);
+      // The raw client reads the close frame but never replies and never closes TCP.
+      await client.until(() => closeCodeOf(client) === 1000, 'close frame');
+      expect((await done).code).to.equal(CloseCode.Abnormal);
+      await client.until(() => client.ended, 'TCP close');
+    });
+
+    it('ignores data frames that arrive after the peer closed', async () => {
+      const serverSide = nextConnection(wss);
+      const client = await raw();
+      const server = await serverSide;
+      const messages: unknown[] = [];
+      server.on('message', (data) => messages.push(data));
+      client.write(Buffer.concat([
+        encodeFrame({ opcode: Opcode.Close, payload: Buffer.from([0x03, 0xe8]) }, 1),
+        encodeFrame({ opcode: Opcode.Text, payload: 'after close' }, 2),
+      ]));
+      await closed(server);
+      expect(messages).to.deep.equal([]);
+    });
+  });
+
+  describe('control frames', () => {
+    it('answers a ping with a pong carrying the same payload', async () => {
+      const client = await raw();
+      client.send({ opcode: Opcode.Ping, payload: 'are you there' });
+      await client.until(() => client.frames.some((f) => f.opcode === Opcode.Pong), 'pong');
+      const pong = client.frames.find((f) => f.opcode === Opcode.Pong);
+      expect(pong?.payload.toString()).to.equal('are you there');
+    });
+
+    it('emits ping and pong events', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      const pinged = once(server, 'ping');
+      const ponged = once(ws, 'pong');
+      ws.ping('p1');
+      expect((await pinged)[0].toString()).to.equal('p1');
+      expect((await ponged)[0].toString()).to.equal('p1');
+      ws.close();
+    });
+
+    it('refuses a ping payload over 125 bytes (local misuse, not sent)', async () => {
+      const ws = await connect(url);
+      expect(() => ws.ping(Buffer.alloc(126))).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH');
+      ws.close();
+    });
+  });
+
+  describe('protocol errors', () => {
+    it('fails the connection with the error close code (1002 for an unmasked client frame) and closes TCP', async () => {
+      const serverSide = nextConnection(wss);
+      const client = await raw();
+      const server = await serverSide;
+      const errors: unknown[] = [];
+      server.on('error', (err) => errors.push(err));
+      client.write(encodeFrame({ opcode: Opcode.Text, payload: 'unmasked' }));
+      await client.until(() => client.ended, 'TCP close');
+      expect(closeCodeOf(client)).to.equal(1002);
+      expect(errors).to.have.length(1);
+      expect(errors[0]).to.be.instanceOf(WebSocketProtocolError).with.property('code', 'WS_ERR_EXPECTED_MASK');
+    });
+
+    it('fails invalid UTF-8 text with 1007', async () => {
+      const client = await raw();
+      client.send({ opcode: Opcode.Text, payload: Buffer.from([0xce, 0xba, 0xff]) });
+      await client.until(() => client.ended, 'TCP close');
+      expect(closeCodeOf(client)).to.equal(1007);
+    });
+
+    it('fails a message above maxMessageSize with 1009', async () => {
+      await wss.close();
+      ({ wss, port, url } = await listen({ maxMessageSize: 1000, closeTimeout: 300 }));
+      const client = await raw();
+      client.send({ opcode: Opcode.Binary, payload: Buffer.alloc(1001) });
+      await client.until(() => client.ended, 'TCP close');
+      expect(closeCodeOf(client)).to.equal(1009);
+    });
+
+    it('delivers the messages that were complete before the bad byte', async () => {
+      const serverSide = nextConnection(wss);
+      const client = await raw();
+      const server = await serverSide;
+      const messages: unknown[] = [];
+      server.on('message', (data) => messages.push(data));
+      client.write(Buffer.concat([
+        encodeFrame({ opcode: Opcode.Text, payload: 'one' }, 7),
+        encodeFrame({ opcode: Opcode.Text, payload: 'two' }, 8),
+        Buffer.from([0x83, 0x80, 0, 0, 0, 0]), // reserved opcode 3
+      ]));
+      await closed(server);
+      expect(messages).to.deep.equal(['one', 'two']);
+      expect(closeCodeOf(client)).to.equal(1002);
+    });
+
+    it('maps an unexpected internal error to 1011 without details', async () => {
+      const serverSide = nextConnection(wss);
+      const client = await raw();
+      const server = await serverSide;
+      server.on('error', () => { /* expected */ });
+      // White-box: an error that is not a protocol violation surfaces from inside the pipeline.
+      (server as unknown as { messageDecoder: { destroy(e: Error): void } }).messageDecoder.destroy(new Error('secret internals'));
+      await client.until(() => client.ended, 'TCP close');
+      const frame = client.frames.find((f) => f.opcode === Opcode.Close);
+      expect(frame).to.not.equal(undefined);
+      expect(parseClosePayload(frame!.payload)).to.deep.equal({ code: 1011, reason: '' });
+    });
+
+    it('never crashes the process when nobody listens for errors', async () => {
+      const client = await raw();
+      client.write(Buffer.from([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f])); // unmasked: violation
+      await client.until(() => client.ended, 'TCP close');
+      expect(closeCodeOf(client)).to.equal(1002);
+    });
+  });
+
+  describe('the upgrade head and outgoing frames', () => {
+    it('feeds bytes that arrived with the upgrade request to the decoder first', async () => {
+      const serverSide = nextConnection(wss);
+      const first = encodeFrame({ opcode: Opcode.Text, payload: 'in the head' }, 0x01020304);
+      const received = new Promise<unknown>((resolve) => {
+        void serverSide.then((server) => server.once('message', resolve));
+      });
+      await raw(upgradeRequest(), first);
+      expect(await withTimeout(received, 3000, 'message')).to.equal('in the head');
+    });
+
+    it('splits messages longer than fragmentSize into continuation frames', async () => {
+      await wss.close();
+      ({ wss, port, url } = await listen({ fragmentSize: 3 }));
+      wss.on('connection', (ws: WebSocket) => { ws.send('abcdefghij'); });
+      const client = await raw();
+      await client.until(() => client.frames.length === 4, 'four frames');
+      expect(client.frames.map((f) => [f.opcode, f.fin, f.payload.toString()])).to.deep.equal([
+        [Opcode.Text, false, 'abc'], [Opcode.Continuation, false, 'def'], [Opcode.Continuation, false, 'ghi'], [Opcode.Continuation, true, 'j'],
+      ]);
+    });
+
+    it('a client masks every frame it sends', async () => {
+      const frames: boolean[] = [];
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      // Spy on the server's frame decoder output: every frame from a client arrives masked.
+      (server as unknown as { frameDecoder: NodeJS.EventEmitter }).frameDecoder.on('data', (f: { masked: boolean }) => frames.push(f.masked));
+      const got = once(server, 'message');
+      ws.ping('x');
+      ws.send(Buffer.alloc(70000));
+      await got;
+      ws.close();
+      expect(frames.length).to.be.greaterThan(1);
+      expect(frames.every(Boolean)).to.equal(true);
+    });
+  });
+
+  describe('backpressure', () => {
+    it('send returns false when the socket buffer is full and emits drain later', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      server.pause();
+      let result = true;
+      for (let i = 0; i < 64 && result; i++) result = ws.send(Buffer.alloc(1024 * 1024));
+      expect(result).to.equal(false);
+      const drained = once(ws, 'drain');
+      server.resume();
+      await withTimeout(drained, 10000, 'drain');
+      ws.terminate();
+    });
+
+    it('fails a connection whose unread outgoing bytes pass maxBufferedAmount (1008, WS_ERR_SLOW_CONSUMER)', async () => {
+      await wss.close();
+      ({ wss, port, url } = await listen({ maxBufferedAmount: 512 * 1024, closeTimeout: 300 }));
+      const serverSide = nextConnection(wss);
+      const client = await raw();
+      client.socket.pause(); // a peer that never reads
+      const server = await serverSide;
+      const errors: Array<{ code?: string }> = [];
+      server.on('error', (err: { code?: string }) => errors.push(err));
+      const done = closed(server);
+      // An application ignoring send()'s false: keep sending until the backstop trips.
+      for (let i = 0; i < 256 && server.readyState === ReadyState.OPEN; i++) server.send(Buffer.alloc(64 * 1024));
+      expect(server.readyState).to.not.equal(ReadyState.OPEN);
+      expect(errors.map((e) => e.code)).to.deep.equal(['WS_ERR_SLOW_CONSUMER']);
+      expect((await done).code).to.equal(CloseCode.PolicyViolation);
+    });
+
+    it('an async iterator that lags pauses the socket and still gets every message in order', async () => {
+      await wss.close();
+      ({ wss, port, url } = await listen({ maxQueuedMessages: 4 }));
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      const iterator = server[Symbol.asyncIterator]();
+      for (let i = 0; i < 50; i++) ws.send(`m${i}`);
+      ws.close(1000);
+      // Give the messages time to arrive while nobody consumes them.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const socket = (server as unknown as { socket: { isPaused(): boolean } }).socket;
+      expect(socket.isPaused()).to.equal(true);
+      const seen: string[] = [];
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done === true) break;
+        seen.push(next.value.data as string);
+      }
+      expect(seen).to.deep.equal(Array.from({ length: 50 }, (_, i) => `m${i}`));
+    });
+
+    it('an async iterator throws the error that failed the connection', async () => {
+      const serverSide = nextConnection(wss);
+      const client = await raw();
+      const server = await serverSide;
+      const iterator = server[Symbol.asyncIterator]();
+      client.write(Buffer.from([0x81, 0x01, 0x41])); // unmasked
+      let error: unknown;
+      try {
+        await iterator.next();
+      } catch (err) {
+        error = err;
+      }
+      expect(error).to.be.instanceOf(WebSocketProtocolError).with.property('closeCode', 1002);
+    });
+  });
+
+  describe('heartbeat', () => {
+    it('drops a peer that sends nothing for a whole interval (1006)', async () => {
+      await wss.close();
+      ({ wss, port, url } = await listen({ heartbeatInterval: 100 }));
+      const serverSide = nextConnection(wss);
+      const client = await raw();
+      const server = await serverSide;
+      const errors: Array<{ code?: string }> = [];
+      server.on('error', (err: { code?: string }) => errors.push(err));
+      // The raw client never answers pings.
+      expect((await closed(server, 3000)).code).to.equal(CloseCode.Abnormal);
+      expect(errors.map((e) => e.code)).to.deep.equal(['WS_ERR_PEER_UNRESPONSIVE']);
+      await client.until(() => client.frames.some((f) => f.opcode === Opcode.Ping), 'a ping');
+    });
+
+    it('keeps a peer that answers pings', async () => {
+      await wss.close();
+      ({ wss, port, url } = await listen({ heartbeatInterval: 50 }));
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      let pongs = 0;
+      server.on('pong', () => { pongs++; });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(server.readyState).to.equal(ReadyState.OPEN);
+      expect(pongs).to.be.greaterThan(2);
+      ws.close();
+    });
+  });
+});
