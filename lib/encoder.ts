@@ -2,11 +2,11 @@
  * FrameEncoder: frame-like objects in, wire bytes out. encodeFrame() is the sans-I/O core;
  * FrameEncoder adapts it to a Transform and packs frames written together into one chunk.
  */
-import { Transform } from 'readable-stream';
 import { WebSocketUsageError } from './errors';
 import { checkOutgoing, firstByte, type FrameInput, headerLength, writeHeader } from './frame';
 import { defaultMaskSource, type MaskSource, maskInto, unmask } from './mask';
-import type { Role, TransformCallback } from './decoder';
+import type { Role } from './decoder';
+import { SyncTransform, type TransformCallback } from './transform';
 
 export interface FrameEncoderOptions {
   /** `'client'` masks every frame with a fresh key (RFC 6455 §5.3); `'server'` never masks. Default `'server'`. */
@@ -119,15 +119,8 @@ export function emitFrame(frame: FrameInput, maskKey: number, sink: ChunkSink): 
  *
  * @throws {WebSocketUsageError} on invalid options.
  */
-export class FrameEncoder extends Transform {
+export class FrameEncoder extends SyncTransform {
   private readonly maskSource: MaskSource | undefined;
-  /** Write callback held back while the readable side is full (Transform's backpressure). */
-  private pendingCallback: TransformCallback | undefined;
-  /**
-   * An invalid frame's error, held with its write callback until the bytes pushed before it have
-   * been read: destroying the stream earlier would discard them for a paused reader.
-   */
-  private held: { error: Error; callback: TransformCallback } | undefined;
 
   constructor(options: FrameEncoderOptions = {}) {
     super({
@@ -157,15 +150,15 @@ export class FrameEncoder extends Transform {
     callback();
   }
 
-  // Same contract as Transform's _write, without its per-write closure: this is the hot path.
+  // The hot path: encode straight from write(), no per-frame closure (see SyncTransform).
   override _write(frame: FrameInput, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
       this.encodeOne(frame);
     } catch (err) {
-      this.fail(callback, err as Error);
+      this.complete(callback, err as Error);
       return;
     }
-    this.release(callback);
+    this.complete(callback);
   }
 
   /** Frames written together (cork, or while a write was pending) become one output chunk. */
@@ -204,53 +197,11 @@ export class FrameEncoder extends Transform {
       }
     }
     if (pos > flushed) this.push(out.subarray(flushed, pos));
-    if (failure !== undefined) {
-      this.fail(callback, failure);
-      return;
-    }
-    this.release(callback);
-  }
-
-  override _read(size: number): void {
-    const callback = this.pendingCallback;
-    if (callback !== undefined) {
-      this.pendingCallback = undefined;
-      callback();
-    }
-    super._read(size);
-  }
-
-  override read(size?: number): unknown {
-    const chunk: unknown = super.read(size);
-    const held = this.held;
-    if (held !== undefined && this._readableState.length === 0) {
-      this.held = undefined;
-      held.callback(held.error);
-    }
-    return chunk;
-  }
-
-  /** Fails a write once every byte pushed before the invalid frame has been read. */
-  private fail(callback: TransformCallback, error: Error): void {
-    if (this._readableState.length > 0) {
-      this.held = { error, callback };
-      return;
-    }
-    callback(error);
+    this.complete(callback, failure);
   }
 
   /** Whether the payload is copied next to its header rather than passed on as its own chunk. */
   private inline(frame: FrameInput, length: number): boolean {
     return this.maskSource !== undefined || length < ZERO_COPY_MIN || typeof frame.payload === 'string';
-  }
-
-  /** Acknowledges a write now, or once the reader drains below the high-water mark. */
-  private release(callback: TransformCallback): void {
-    const state = this._readableState;
-    if (state.length < state.highWaterMark) {
-      callback();
-    } else {
-      this.pendingCallback = callback;
-    }
   }
 }

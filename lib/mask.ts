@@ -49,7 +49,7 @@ export const unmaskImplementation: 'native' | 'js' = native === undefined ? 'js'
 export function unmask(bytes: Uint8Array, maskKey: number, phase = 0): void {
   if (native !== undefined && bytes.length >= NATIVE_MIN) {
     // Rotate the key so the addon, which always starts at key byte 0, starts at `phase`.
-    nativeKey.writeUInt32BE(phase === 0 ? maskKey : ((maskKey << (phase << 3)) | (maskKey >>> (32 - (phase << 3)))) >>> 0, 0);
+    nativeKey.writeUInt32BE(rotate(maskKey, phase), 0);
     native.unmask(bytes, nativeKey);
     return;
   }
@@ -92,23 +92,31 @@ export function unmaskJs(bytes: Uint8Array, maskKey: number, phase = 0): void {
   }
 }
 
-/** Writes `source` masked with `maskKey` into `target` at `offset`; `source` is not modified. */
-export function maskInto(source: Uint8Array, maskKey: number, target: Uint8Array, offset: number): void {
+/** The key rotated to start at key byte `phase` (0-3). */
+function rotate(maskKey: number, phase: number): number {
+  return phase === 0 ? maskKey : ((maskKey << (phase << 3)) | (maskKey >>> (32 - (phase << 3)))) >>> 0;
+}
+
+/**
+ * Writes `source` masked with `maskKey` (starting at key byte `phase`) into `target` at `offset`;
+ * `source` is not modified. Copy and XOR in one pass over the bytes.
+ */
+export function maskInto(source: Uint8Array, maskKey: number, target: Uint8Array, offset: number, phase = 0): void {
   const length = source.length;
   if (length < WORD_LOOP_MIN) {
     for (let i = 0; i < length; i++) {
-      target[offset + i] = source[i] ^ (maskKey >>> ((3 - (i & 3)) << 3));
+      target[offset + i] = source[i] ^ (maskKey >>> ((3 - ((i + phase) & 3)) << 3));
     }
     return;
   }
   if (native !== undefined && length >= NATIVE_MIN) {
-    nativeKey.writeUInt32BE(maskKey, 0);
+    nativeKey.writeUInt32BE(rotate(maskKey, phase), 0);
     native.mask(source, nativeKey, target, offset, length);
     return;
   }
   // memcpy then an in-place word XOR beats a byte loop that reads and writes different buffers.
   target.set(source, offset);
-  unmask(target.subarray(offset, offset + length), maskKey, 0);
+  unmaskJs(target.subarray(offset, offset + length), maskKey, phase);
 }
 
 /** Where masking keys come from. Inject one to make masked output byte-exact in tests. */

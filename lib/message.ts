@@ -10,7 +10,7 @@ import {
 } from './constants';
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from './errors';
 import { type Frame, type FrameInput, type FramePiece, isControlOpcode, isFramePiece } from './frame';
-import type { TransformCallback } from './decoder';
+import type { TransformCallback } from './transform';
 import { isValidUtf8, Utf8Validator } from './utf8';
 
 // --- Messages ----------------------------------------------------------------------------------
