@@ -17,6 +17,8 @@ export interface DemoOptions {
    * closed with 1008: one stuck reader never stalls or bloats the rest. Default 1 MiB.
    */
   chatQueueLimit?: number;
+  /** Accept permessage-deflate on /echo. Default true. */
+  perMessageDeflate?: boolean;
 }
 
 export interface DemoServer {
@@ -72,7 +74,9 @@ export function startDemoServer(options: DemoOptions = {}): Promise<DemoServer> 
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('not found\n');
   });
-  const echoServer = new WebSocketServer({ server, path: '/echo' });
+  // Browsers offer permessage-deflate; the echo endpoint accepts it (RFC 7692), so the page's
+  // traffic is compressed. Off by default in the library: see the README on compression.
+  const echoServer = new WebSocketServer({ server, path: '/echo', perMessageDeflate: options.perMessageDeflate ?? true });
   echoServer.on('connection', echo);
   // Chat messages are small; a cap well under the queue limit keeps one message from filling it.
   const chatServer = new WebSocketServer({ server, path: '/chat', maxMessageSize: 256 * 1024 });

@@ -7,7 +7,8 @@ import * as https from 'node:https';
 import type * as tls from 'node:tls';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE } from './constants';
 import { WebSocketProtocolError, WebSocketUsageError } from './errors';
-import { type ByteStream, type ConnectionOptions, WebSocket } from './connection';
+import { type ByteStream, type ConnectionOptions, deflateOptionsOf, WebSocket } from './connection';
+import { acceptDeflateResponse, deflateOffer, PERMESSAGE_DEFLATE, PerMessageDeflate } from './deflate';
 import { clientRequestHeaders, formatExtension, generateKey, validateUpgradeResponse } from './handshake';
 
 export interface ClientOptions extends ConnectionOptions {
@@ -59,8 +60,10 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
     const target = parseWebSocketUrl(url);
     const protocols = typeof options.protocols === 'string' ? [options.protocols] : options.protocols ?? [];
     const key = generateKey();
-    const headers = clientRequestHeaders({ key, protocols, origin: options.origin, headers: options.headers });
     const ws = new WebSocket('client', options);
+    const deflateOptions = deflateOptionsOf(options);
+    const extensions = deflateOptions === undefined ? undefined : deflateOffer(deflateOptions);
+    const headers = clientRequestHeaders({ key, protocols, origin: options.origin, headers: options.headers, extensions });
     const secure = target.protocol === 'wss:';
     const request = (secure ? https.request : http.request)({
       ...(secure ? options.tls : undefined),
@@ -81,14 +84,18 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
     request.on('upgrade', (response: http.IncomingMessage, socket: ByteStream & { destroy(): void }, head: Buffer) => {
       settle();
       let agreed;
+      let deflate;
       try {
-        agreed = validateUpgradeResponse(response, { key, protocols });
+        agreed = validateUpgradeResponse(response, { key, protocols, extensions: extensions === undefined ? [] : [PERMESSAGE_DEFLATE] });
+        // RFC 7692 §7.1: an invalid acceptance fails the connection (WS_ERR_HANDSHAKE_EXTENSION).
+        const params = deflateOptions === undefined ? undefined : acceptDeflateResponse(agreed.extensions, deflateOptions);
+        deflate = params === undefined ? undefined : new PerMessageDeflate(params, 'client', deflateOptions);
       } catch (err) {
         socket.destroy();
         reject(err);
         return;
       }
-      ws.attach(socket, head, { protocol: agreed.protocol, extensions: agreed.extensions.map(formatExtension).join(', ') });
+      ws.attach(socket, head, { protocol: agreed.protocol, extensions: agreed.extensions.map(formatExtension).join(', '), deflate });
       resolve(ws);
     });
     request.on('response', (response: http.IncomingMessage) => {

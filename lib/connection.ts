@@ -12,6 +12,7 @@ import {
 } from './constants';
 import { ERRORS, WebSocketProtocolError, WebSocketUsageError } from './errors';
 import { FrameDecoder, type Role } from './decoder';
+import { checkDeflateOptions, type DeflateOptions, type PerMessageDeflate } from './deflate';
 import { type ChunkSink, emitFrame } from './encoder';
 import type { FrameInput } from './frame';
 import { defaultMaskSource, type MaskSource } from './mask';
@@ -74,12 +75,27 @@ export interface ConnectionOptions {
    * backstop for code that ignores it. Default 64 MiB.
    */
   maxBufferedAmount?: number;
+  /**
+   * permessage-deflate (RFC 7692): servers accept it and clients offer it with these options
+   * (`true`: the defaults). Default false: compression costs CPU and memory per connection, and
+   * compressing secrets next to attacker-chosen data leaks them (CRIME/BREACH), so it is opt-in.
+   */
+  perMessageDeflate?: boolean | DeflateOptions;
 }
 
 /** Values describing the negotiated connection. */
 export interface ConnectionInfo {
   protocol?: string;
   extensions?: string;
+  /** The permessage-deflate codec, when the handshake agreed to it. */
+  deflate?: PerMessageDeflate;
+}
+
+/** The permessage-deflate options in effect, or undefined when it is off. */
+export function deflateOptionsOf(options: ConnectionOptions): DeflateOptions | undefined {
+  const value = options.perMessageDeflate;
+  if (value === undefined || value === false) return undefined;
+  return value === true ? {} : value;
 }
 
 
@@ -136,6 +152,8 @@ export class WebSocket extends EventEmitter {
   private readonly maxQueued: number;
   private readonly maxBuffered: number;
   private readonly sink: ChunkSink;
+  /** Set by attach() when the handshake agreed to permessage-deflate. */
+  private deflate: PerMessageDeflate | undefined;
 
   /** Our close frame went out. */
   private closeSent = false;
@@ -176,8 +194,13 @@ export class WebSocket extends EventEmitter {
     this.heartbeatInterval = checkedNumber('heartbeatInterval', options.heartbeatInterval, 0);
     this.maxQueued = checkedNumber('maxQueuedMessages', options.maxQueuedMessages, DEFAULT_MAX_QUEUED_MESSAGES);
     this.maxBuffered = checkedNumber('maxBufferedAmount', options.maxBufferedAmount, DEFAULT_MAX_BUFFERED_AMOUNT);
+    const deflateOptions = deflateOptionsOf(options);
+    if (deflateOptions !== undefined) checkDeflateOptions(deflateOptions);
     this.frameDecoder = new FrameDecoder({
       role,
+      // RSV1 belongs to permessage-deflate when it may be agreed; the message layer then checks
+      // that it was, and that RSV1 sits on the first frame of a data message only (RFC 7692 §6.1).
+      allowRsv1: deflateOptions !== undefined,
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       // Every frame passes as pieces of what each read brought: a frame inside one read is one
       // piece (still a zero-copy view), a frame spanning reads reaches the UTF-8 check piece by
@@ -220,6 +243,8 @@ export class WebSocket extends EventEmitter {
     this.socket = socket;
     this.protocol = info.protocol ?? '';
     this.extensions = info.extensions ?? '';
+    this.deflate = info.deflate;
+    this.messageDecoder.parser.useDeflate(info.deflate);
     this.state = ReadyState.OPEN;
     // Small frames go out at once: Nagle's delay would stall request/response traffic.
     socket.setNoDelay?.(true);
@@ -263,13 +288,21 @@ export class WebSocket extends EventEmitter {
     if (!this.writable(callback)) return false;
     if (isBinary && typeof data === 'string') data = Buffer.from(data);
     const opcode = isBinary ? Opcode.Binary : Opcode.Text;
-    const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    let length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    // RFC 7692 §6.1: a compressed message carries RSV1 on its first frame only.
+    let rsv1 = false;
+    if (this.deflate !== undefined && this.deflate.shouldCompress(length)) {
+      data = this.deflate.deflate(data);
+      length = data.byteLength;
+      rsv1 = true;
+    }
     if (length <= this.fragmentSize) {
-      this.writeFrame({ opcode, payload: data, fin: true });
+      this.writeFrame({ opcode, payload: data, fin: true, rsv1 });
     } else {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
       const frames = fragmentMessage({ type: 'binary', data: bytes }, this.fragmentSize);
       frames[0].opcode = opcode;
+      frames[0].rsv1 = rsv1;
       for (const frame of frames) this.writeFrame(frame);
     }
     return this.flushed(callback);
@@ -612,6 +645,7 @@ export class WebSocket extends EventEmitter {
     this.settleIterator();
     this.frameDecoder.destroy();
     this.messageDecoder.destroy();
+    this.deflate?.close();
     this.emit('close', code, received?.reason ?? '');
   }
 

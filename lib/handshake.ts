@@ -24,6 +24,12 @@ export interface ExtensionOffer {
   name: string;
   /** Parameter values; `true` for a parameter given without `=value`. */
   params: Record<string, string | true>;
+  /**
+   * Parameters named more than once (their first value is in `params`). The syntax allows it; the
+   * extension decides: RFC 7692 §7 has a server decline such an offer and a client fail on such a
+   * response.
+   */
+  duplicateParams?: string[];
 }
 
 // --- Grammar ---------------------------------------------------------------------------------
@@ -103,8 +109,9 @@ export function parseTokenList(value: HeaderValue): string[] {
  * `extension *( "," extension )`, `extension = token *( ";" token [ "=" ( token / quoted-string ) ] )`.
  * A quoted value must unescape to a token. Whitespace around delimiters and empty list elements
  * (RFC 7230 §7) are accepted.
- * @throws {WebSocketProtocolError} `WS_ERR_HANDSHAKE_EXTENSION` (status 400) on any syntax error
- *   or a parameter named twice in one extension (it has no defined meaning).
+ * A parameter named twice is syntactically fine: it is listed in `duplicateParams` for the
+ * extension to judge.
+ * @throws {WebSocketProtocolError} `WS_ERR_HANDSHAKE_EXTENSION` (status 400) on any syntax error.
  */
 export function parseExtensions(value: HeaderValue): ExtensionOffer[] {
   return new ExtensionParser(joinValues(value)).parse();
@@ -605,12 +612,14 @@ class ExtensionParser {
   private extension(): ExtensionOffer {
     const name = this.token('extension name');
     const params: Record<string, string | true> = {};
+    let duplicates: string[] | undefined;
     this.skipOws();
     while (this.peek() === Char.Semicolon) {
       this.pos++;
       this.skipOws();
       const param = this.token('parameter name');
-      if (Object.hasOwn(params, param)) this.fail(`parameter ${param} given twice`);
+      const repeated = Object.hasOwn(params, param);
+      if (repeated) (duplicates ??= []).push(param);
       this.skipOws();
       let value: string | true = true;
       if (this.peek() === Char.Equals) {
@@ -619,9 +628,9 @@ class ExtensionParser {
         value = this.peek() === Char.Quote ? this.quotedToken() : this.token('parameter value');
         this.skipOws();
       }
-      setOwn(params, param, value);
+      if (!repeated) setOwn(params, param, value);
     }
-    return { name, params };
+    return duplicates === undefined ? { name, params } : { name, params, duplicateParams: duplicates };
   }
 
   private token(what: string): string {

@@ -36,6 +36,11 @@ export {
   type ValidatedUpgrade,
 } from './handshake';
 export {
+  acceptDeflateResponse, checkDeflateOptions, type DeflateNegotiation, type DeflateOptions,
+  type DeflateParams, deflateOffer, maxCompressedSize, negotiateDeflate, PERMESSAGE_DEFLATE,
+  PerMessageDeflate,
+} from './deflate';
+export {
   type ByteStream, type ConnectionInfo, type ConnectionOptions, ReadyState, type ReceivedMessage,
   WebSocket,
 } from './connection';

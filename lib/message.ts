@@ -11,6 +11,7 @@ import {
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from './errors';
 import { type Frame, type FrameInput, type FramePiece, isControlOpcode, isFramePiece } from './frame';
 import type { TransformCallback } from './transform';
+import { maxCompressedSize, type PerMessageDeflate } from './deflate';
 import { isValidUtf8, Utf8Validator } from './utf8';
 
 // --- Messages ----------------------------------------------------------------------------------
@@ -145,6 +146,13 @@ export interface MessageParserOptions {
    * first frame and its bytes are handed on as they arrive, so its size is not bounded by memory.
    */
   streaming?: boolean;
+  /**
+   * The connection's permessage-deflate codec, when the handshake agreed to it (RFC 7692). A data
+   * message whose first frame has RSV1 is inflated before every other check, and
+   * `maxMessageSize` bounds its inflated size. Without it, RSV1 is a protocol error. It can also
+   * be given later, with {@link MessageParser.useDeflate}.
+   */
+  deflate?: PerMessageDeflate;
 }
 
 /** Receives what {@link MessageParser} decodes. */
@@ -219,9 +227,14 @@ export class MessageParser {
 
   private state = State.Idle;
   private error: WebSocketProtocolError | WebSocketUsageError | undefined;
+  private deflate: PerMessageDeflate | undefined;
+  /** A frame has been written: the codec can no longer change. */
+  private started = false;
 
   // The open data message.
   private text = false;
+  /** It arrived compressed (RSV1 on its first frame): its payloads go through the codec. */
+  private compressed = false;
   /** Bytes received so far. */
   private size = 0;
   private fragments = 0;
@@ -244,6 +257,17 @@ export class MessageParser {
     this.maxMessageSize = limit('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 0);
     this.maxFragments = limit('maxFragments', options.maxFragments, DEFAULT_MAX_FRAGMENTS, 1);
     this.streaming = options.streaming === true;
+    this.deflate = options.deflate;
+  }
+
+  /**
+   * Sets the permessage-deflate codec once the handshake agreed to it, for a parser made before
+   * the handshake was done.
+   * @throws {WebSocketUsageError} `WS_ERR_INVALID_STATE` once a frame has been written.
+   */
+  useDeflate(deflate: PerMessageDeflate | undefined): void {
+    if (this.started) throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the codec must be set before the first frame');
+    this.deflate = deflate;
   }
 
   /** True between messages (no data message open, no frame half-delivered in pieces). */
@@ -259,6 +283,7 @@ export class MessageParser {
    */
   write(frame: Frame | FramePiece): WebSocketProtocolError | WebSocketUsageError | undefined {
     if (this.state === State.Failed) return this.error;
+    this.started = true;
     let first = true;
     let last = true;
     let frameLength = frame.payload.length;
@@ -274,6 +299,10 @@ export class MessageParser {
     } else if (this.pieceOffset !== 0) {
       return this.misuse('a whole frame inside a frame delivered in pieces');
     }
+    // RFC 7692 §6.1: RSV1 marks the first frame of a compressed data message, and nothing else.
+    if (frame.rsv1 && (this.deflate === undefined || isControlOpcode(frame.opcode) || frame.opcode === Opcode.Continuation)) {
+      return this.fail('WS_ERR_UNEXPECTED_RSV_1');
+    }
     if (isControlOpcode(frame.opcode)) return this.controlFrame(frame, first, last, frameLength);
     return this.dataFrame(frame, first, last, frameLength);
   }
@@ -286,13 +315,22 @@ export class MessageParser {
         case Opcode.Binary:
           // §5.4: fragments of one message are not interleaved with another message.
           if (this.state !== State.Idle) return this.fail('WS_ERR_EXPECTED_CONTINUATION');
-          if (frameLength > this.maxMessageSize) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
-          if (frame.fin && last && !this.streaming) return this.single(frame.opcode, frame.payload);
-          this.open(frame.opcode === Opcode.Text);
+          // A compressed message is bounded by its inflated size, which the codec enforces as it
+          // inflates; here only its compressed bytes can be checked.
+          if (frameLength > (frame.rsv1 ? maxCompressedSize(this.maxMessageSize) : this.maxMessageSize)) {
+            return this.fail('WS_ERR_MESSAGE_TOO_BIG');
+          }
+          if (frame.fin && last && !this.streaming) {
+            if (!frame.rsv1) return this.single(frame.opcode, frame.payload);
+            const inflated = this.inflate(frame.payload, true);
+            return inflated instanceof WebSocketProtocolError ? inflated : this.single(frame.opcode, inflated);
+          }
+          this.open(frame.opcode === Opcode.Text, frame.rsv1);
           break;
         case Opcode.Continuation:
           if (this.state === State.Idle) return this.fail('WS_ERR_UNEXPECTED_CONTINUATION');
-          if (frameLength > this.maxMessageSize - this.size) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
+          // Compressed: the codec bounds the compressed bytes as they arrive.
+          if (!this.compressed && frameLength > this.maxMessageSize - this.size) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
           break;
         default:
           // The frame layer rejects reserved opcodes; this guards other frame sources.
@@ -302,7 +340,12 @@ export class MessageParser {
       this.finalFrame = frame.fin;
       this.frameEnd = this.size + frameLength;
     }
-    const bytes = frame.payload;
+    let bytes = frame.payload;
+    if (this.compressed) {
+      const inflated = this.inflate(bytes, last && this.finalFrame);
+      if (inflated instanceof WebSocketProtocolError) return inflated;
+      bytes = inflated;
+    }
     if (bytes.length > 0) {
       // §8.1: text must be valid UTF-8; checked as it arrives so the failure comes with the
       // fragment (or piece) holding the first bad byte, and no invalid byte reaches the sink.
@@ -334,11 +377,26 @@ export class MessageParser {
     return undefined;
   }
 
-  private open(text: boolean): void {
-    // Extension point, RFC 7692 §6.2: permessage-deflate marks a compressed message with RSV1 on
-    // its first frame only. An inflate step belongs between the frame payloads and everything
-    // below (UTF-8 check, size limit, collect/stream), which must see the inflated bytes.
+  /**
+   * Passes a payload piece of the open compressed message to the codec (RFC 7692 §6.2): the whole
+   * inflated message at its end, nothing before. Everything after this (UTF-8, collect or stream)
+   * sees inflated bytes only.
+   */
+  private inflate(bytes: Buffer, end: boolean): Buffer | WebSocketProtocolError {
+    let inflated: Buffer | undefined;
+    try {
+      inflated = (this.deflate as PerMessageDeflate).inflate(bytes, end, this.maxMessageSize);
+    } catch (error) {
+      if (!(error instanceof WebSocketProtocolError)) throw error;
+      this.stop(error);
+      return error;
+    }
+    return inflated ?? EMPTY;
+  }
+
+  private open(text: boolean, compressed: boolean): void {
     this.text = text;
+    this.compressed = compressed;
     this.size = 0;
     this.fragments = 0;
     if (text) this.utf8.reset();

@@ -9,7 +9,8 @@ import type * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE } from './constants';
 import { WebSocketProtocolError, WebSocketUsageError } from './errors';
-import { type ByteStream, type ConnectionOptions, WebSocket } from './connection';
+import { type ByteStream, type ConnectionOptions, deflateOptionsOf, WebSocket } from './connection';
+import { negotiateDeflate, PerMessageDeflate } from './deflate';
 import {
   acceptResponse, checkOrigin, rejectionFor, rejectResponse, selectSubprotocol, validateUpgradeRequest,
 } from './handshake';
@@ -149,10 +150,17 @@ export class WebSocketServer extends EventEmitter {
       if (socket.destroyed) return undefined;
       const supported = this.options.protocols;
       const protocol = supported === undefined ? undefined : selectSubprotocol(upgrade.protocols, supported);
-      socket.write(acceptResponse(upgrade.key, { protocol, headers: this.options.headers }));
+      // RFC 7692 §7.1: the first acceptable offer, or none (the connection runs uncompressed).
+      const deflateOptions = deflateOptionsOf(this.options);
+      const deflate = deflateOptions === undefined ? undefined : negotiateDeflate(upgrade.extensions, deflateOptions);
+      socket.write(acceptResponse(upgrade.key, { protocol, extensions: deflate?.response, headers: this.options.headers }));
       socket.removeListener('error', onError);
       const ws = new WebSocket('server', this.options);
-      ws.attach(socket as ByteStream, head, { protocol });
+      ws.attach(socket as ByteStream, head, {
+        protocol,
+        extensions: deflate?.response,
+        deflate: deflate === undefined ? undefined : new PerMessageDeflate(deflate.params, 'server', deflateOptions),
+      });
       this.clients.add(ws);
       ws.once('close', () => { this.clients.delete(ws); });
       this.emit('connection', ws, req);

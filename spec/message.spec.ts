@@ -16,6 +16,7 @@ import {
   type MessageInput, MessageParser, type MessageParserOptions, parseClosePayload, type StreamingMessage,
   type WholeMessage,
 } from '../lib/message';
+import { type DeflateParams, PerMessageDeflate } from '../lib/deflate';
 
 // --- Fixtures ------------------------------------------------------------------------------------
 
@@ -389,8 +390,6 @@ const DECODE_VECTORS: DecodeVector[] = [
   { name: 'a message of more than maxFragments frames (1009)', options: { maxFragments: 3 }, frames: [binary('a', false), cont('', false), cont('', false), cont('d')], messages: [], error: err('WS_ERR_TOO_MANY_FRAGMENTS', CloseCode.MessageTooBig), errorAt: 3 },
   { name: 'control frames do not count as fragments', options: { maxFragments: 2 }, frames: [binary('a', false), ping(), ping(), cont('b')], messages: [PING(), PING(), BIN('6162')] },
 
-  // RSV bits are the frame layer's business until an extension plugs in.
-  { name: 'a message whose first frame has RSV1 (no extension here: passed through)', frames: [frame(Opcode.Text, 'z', true, true)], messages: [T('z')] },
 ];
 
 describe('message', () => {
@@ -1088,5 +1087,97 @@ describe('message', () => {
         },
       ), { numRuns: 150 });
     });
+  });
+});
+
+describe('MessageParser: permessage-deflate (RFC 7692 §6)', () => {
+  const AGREED: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+  const RSV1 = err('WS_ERR_UNEXPECTED_RSV_1', PROTOCOL);
+  /** A server codec to compress with, and the options of a client parser that inflates. */
+  function setup(options: MessageParserOptions = {}): { compress: (data: string | Buffer) => Buffer; options: MessageParserOptions } {
+    const server = new PerMessageDeflate(AGREED, 'server');
+    return { compress: (data) => server.deflate(data), options: { ...options, deflate: new PerMessageDeflate(AGREED, 'client') } };
+  }
+  const compressed = (opcode: number, payload: Buffer, fin = true): Frame => frame(opcode, payload, fin, true);
+
+  it('rejects RSV1 on a data frame when no codec was given (1002)', () => {
+    const result = parse([frame(Opcode.Text, 'z', true, true)]);
+    expectError(result.error, RSV1);
+  });
+
+  it('inflates a compressed message in one frame, and keeps the context for the next', () => {
+    const { compress, options } = setup();
+    const result = parse([compressed(Opcode.Text, compress('Hello')), compressed(Opcode.Text, compress('Hello')), compressed(Opcode.Binary, compress(h('0102')))], options);
+    expect(result.messages).to.deep.equal([T('Hello'), T('Hello'), BIN('0102')]);
+    expect(result.error).to.equal(undefined);
+  });
+
+  it('inflates a compressed message in three fragments with a ping between them, RSV1 on the first only', () => {
+    const { compress, options } = setup();
+    const bytes = compress('a'.repeat(3000) + 'é');
+    const [a, b, c] = [bytes.subarray(0, 3), bytes.subarray(3, 5), bytes.subarray(5)];
+    const result = parse([compressed(Opcode.Text, a, false), ping('p'), cont(b, false), cont(c)], options);
+    expect(result.messages).to.deep.equal([PING('70'), T('a'.repeat(3000) + 'é')]);
+  });
+
+  it('inflates a compressed message delivered in 1-byte frame pieces', () => {
+    const { compress, options } = setup();
+    const result = parse(bytewisePieces([compressed(Opcode.Binary, compress(pattern(2000)))]), options);
+    expect(result.messages).to.deep.equal([BIN(pattern(2000).toString('hex'))]);
+  });
+
+  it('passes an uncompressed message on a compressed connection through', () => {
+    const { options } = setup();
+    expect(parse([text('plain')], options).messages).to.deep.equal([T('plain')]);
+  });
+
+  it('rejects RSV1 on a continuation frame (1002, §6.1)', () => {
+    const { compress, options } = setup();
+    expectError(parse([compressed(Opcode.Text, compress('ab'), false), frame(Opcode.Continuation, '', true, true)], options).error, RSV1);
+  });
+
+  it('rejects RSV1 on a control frame (1002, §6.1)', () => {
+    expectError(parse([frame(Opcode.Ping, '', true, true)], setup().options).error, RSV1);
+  });
+
+  it('fails a compressed message that inflates beyond maxMessageSize (1009)', () => {
+    const { compress, options } = setup({ maxMessageSize: 1000 });
+    const result = parse([compressed(Opcode.Binary, compress(Buffer.alloc(1001)))], options);
+    expectError(result.error, TOO_BIG);
+  });
+
+  it('fails a compressed message that does not inflate (1007)', () => {
+    expectError(parse([compressed(Opcode.Text, h('ff'))], setup().options).error, err('WS_ERR_INVALID_COMPRESSED_DATA', CloseCode.InvalidPayload));
+  });
+
+  it('checks UTF-8 on the inflated bytes (1007)', () => {
+    const { compress, options } = setup();
+    expectError(parse([compressed(Opcode.Text, compress(h('c0af')))], options).error, INVALID_UTF8);
+  });
+
+  it('streams a compressed message: start at its first frame, the inflated bytes at its end', () => {
+    const { compress, options } = setup({ streaming: true });
+    const events: string[] = [];
+    const parser = new MessageParser(options, {
+      message: (m) => { events.push(`message ${m.type}`); },
+      streamStart: (type) => { events.push(`start ${type}`); },
+      streamData: (bytes) => { events.push(`data ${bytes.toString()}`); },
+      streamEnd: () => { events.push('end'); },
+    });
+    const bytes = compress('streamed');
+    expect(parser.write(compressed(Opcode.Text, bytes.subarray(0, 2), false))).to.equal(undefined);
+    expect(events).to.deep.equal(['start text']);
+    expect(parser.write(cont(bytes.subarray(2)))).to.equal(undefined);
+    expect(events).to.deep.equal(['start text', 'data streamed', 'end']);
+  });
+
+  it('takes the codec later with useDeflate, but not after the first frame', () => {
+    const { compress, options } = setup();
+    const messages: WholeMessage[] = [];
+    const parser = new MessageParser({}, { message: (m) => { messages.push(m); }, streamStart() {}, streamData() {}, streamEnd() {} });
+    parser.useDeflate(options.deflate);
+    expect(parser.write(compressed(Opcode.Text, compress('late')))).to.equal(undefined);
+    expect(messages).to.deep.equal([{ type: 'text', data: 'late' }]);
+    expectThrows(() => { parser.useDeflate(undefined); }, err('WS_ERR_INVALID_STATE', CloseCode.InternalError), 'usage');
   });
 });

@@ -15,7 +15,7 @@ const HOST = '127.0.0.1';
 
 /** Our client under test: connect, echo every message with its type, resolve once closed. */
 export const oursConnectAndEcho: ConnectAndEcho = (url) => new Promise<void>((resolve) => {
-  connect(url).then((ws) => {
+  connect(url, { perMessageDeflate: true }).then((ws) => {
     ws.on('message', (data: string | Buffer) => { ws.send(data); });
     ws.on('error', () => undefined);
     ws.on('close', () => { resolve(); });

@@ -708,6 +708,62 @@ describe('interop: our connect() against a ws server with permessage-deflate ena
   });
 });
 
+describe('interop: permessage-deflate with ws, both ways (RFC 7692)', () => {
+  afterEach(dropOpened);
+  let theirServer: TheirServer;
+  let ourServer: OurServer;
+
+  before(async () => {
+    theirServer = await startWsServer({ perMessageDeflate: { threshold: 0 } });
+    ourServer = await startOurServer({ perMessageDeflate: { threshold: 0 }, fragmentSize: 16 * 1024 });
+  });
+  after(async () => {
+    await stopWsServer(theirServer);
+    await ourServer.wss.close();
+  });
+
+  it('agrees on permessage-deflate with a ws server and echoes compressed messages of every size', async () => {
+    const serverSide = acceptedByWs(theirServer);
+    const ws = await openOurs(theirServer.url, { perMessageDeflate: { threshold: 0 } });
+    expect(ws.extensions).to.equal('permessage-deflate');
+    expect((await serverSide).extensions).to.equal('permessage-deflate');
+    for (const length of BOUNDARY_LENGTHS) {
+      const echoed = message(ws);
+      ws.send(textOfBytes(length));
+      expectSameText((await echoed).data as string, textOfBytes(length));
+      const binary = message(ws);
+      ws.send(binaryOfBytes(length));
+      expect(((await binary).data as Buffer).equals(binaryOfBytes(length))).to.equal(true);
+    }
+  });
+
+  it('serves a ws client with permessage-deflate, fragmenting compressed replies', async () => {
+    const client = new WsSocket(ourServer.url, { perMessageDeflate: { threshold: 0 } });
+    opened.push(client);
+    await next(client, 'open');
+    expect(client.extensions).to.equal('permessage-deflate');
+    for (const length of BOUNDARY_LENGTHS) {
+      const echoed = next(client, 'message');
+      client.send(binaryOfBytes(length));
+      expect(((await echoed)[0] as Buffer).equals(binaryOfBytes(length))).to.equal(true);
+    }
+  });
+
+  it('fails a ws client whose compressed message inflates beyond maxMessageSize with 1009', async () => {
+    const small = await startOurServer({ perMessageDeflate: true, maxMessageSize: 1024 * 1024 });
+    try {
+      const client = new WsSocket(small.url, { perMessageDeflate: { threshold: 0 } });
+      opened.push(client);
+      await next(client, 'open');
+      const closed = wsClosed(client);
+      client.send(Buffer.alloc(8 * 1024 * 1024));
+      expect((await closed).code).to.equal(1009);
+    } finally {
+      await small.wss.close();
+    }
+  });
+});
+
 describe('interop: our connect() and ws server subprotocols', () => {
 
   afterEach(dropOpened);
