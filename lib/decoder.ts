@@ -10,7 +10,7 @@ import {
 } from './constants';
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from './errors';
 import { checkFirstBytes, type Frame, type FramePiece, readUint32, rsvMask } from './frame';
-import { maskInto, unmask } from './mask';
+import { maskInto, maskSmall, rotateKey, unmask } from './mask';
 import { SyncTransform, type TransformCallback } from './transform';
 
 
@@ -72,6 +72,25 @@ const enum State {
 const EAGER_ALLOCATION = 1024 * 1024;
 
 const EMPTY = Buffer.alloc(0);
+
+/** Below this many bytes, a spanning payload piece is unmasked inline rather than via a view. */
+const SMALL_COPY = 64;
+
+type BufferView = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
+/**
+ * Node's own Buffer subclass, which `subarray` itself constructs: building the view directly
+ * skips subarray's argument handling, a few percent of the per-frame cost. Only used when it is
+ * not the public Buffer constructor (calling that one is deprecated).
+ */
+const Species = (Buffer as unknown as { [Symbol.species]?: BufferView })[Symbol.species];
+const FastView: BufferView | undefined = Species !== undefined && (Species as unknown) !== Buffer ? Species : undefined;
+
+/** A Buffer viewing `length` bytes of `chunk` from `start`, sharing its memory. */
+function view(chunk: Buffer, start: number, length: number): Buffer {
+  return FastView === undefined
+    ? chunk.subarray(start, start + length)
+    : new FastView(chunk.buffer, chunk.byteOffset + start, length);
+}
 
 function positiveLimit(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -309,7 +328,7 @@ export class FrameParser {
 
     if (this.payload === undefined && available >= length) {
       // The whole payload is in this chunk: hand out a view, no copy.
-      const payload = chunk.subarray(this.pos, this.pos + length);
+      const payload = view(chunk, this.pos, length);
       this.pos += length;
       this.emit(payload);
       return true;
@@ -328,8 +347,14 @@ export class FrameParser {
     }
     this.payload = payload;
     if (this.masked) {
-      // Unmask while copying: one pass over the bytes instead of a copy and then an XOR.
-      maskInto(chunk.subarray(this.pos, this.pos + count), this.maskKey, payload, this.received, this.received & 3);
+      // Unmask while copying: one pass over the bytes instead of a copy and then an XOR. A few
+      // bytes (tiny chunks) are cheaper inline than through a view and a call.
+      const phase = this.received & 3;
+      if (count < SMALL_COPY) {
+        maskSmall(chunk, this.pos, count, phase === 0 ? this.maskKey : rotateKey(this.maskKey, phase), payload, this.received);
+      } else {
+        maskInto(chunk.subarray(this.pos, this.pos + count), this.maskKey, payload, this.received, phase);
+      }
     } else {
       chunk.copy(payload, this.received, this.pos, this.pos + count);
     }
@@ -362,7 +387,7 @@ export class FrameParser {
     if (available === 0) return false;
     const offset = this.received;
     const count = Math.min(this.payloadLength - offset, available);
-    const payload = this.chunk.subarray(this.pos, this.pos + count);
+    const payload = view(this.chunk, this.pos, count);
     if (this.masked) unmask(payload, this.maskKey, offset & 3);
     this.pos += count;
     this.received += count;

@@ -49,7 +49,7 @@ export const unmaskImplementation: 'native' | 'js' = native === undefined ? 'js'
 export function unmask(bytes: Uint8Array, maskKey: number, phase = 0): void {
   if (native !== undefined && bytes.length >= NATIVE_MIN) {
     // Rotate the key so the addon, which always starts at key byte 0, starts at `phase`.
-    nativeKey.writeUInt32BE(rotate(maskKey, phase), 0);
+    nativeKey.writeUInt32BE(rotateKey(maskKey, phase), 0);
     native.unmask(bytes, nativeKey);
     return;
   }
@@ -60,9 +60,23 @@ export function unmask(bytes: Uint8Array, maskKey: number, phase = 0): void {
 export function unmaskJs(bytes: Uint8Array, maskKey: number, phase = 0): void {
   const length = bytes.length;
   if (length < WORD_LOOP_MIN || !LITTLE_ENDIAN) {
-    for (let i = 0; i < length; i++) {
-      bytes[i] ^= maskKey >>> ((3 - ((i + phase) & 3)) << 3);
+    // Key bytes hoisted out of the loop and four bytes a turn: small frames are the common case.
+    const key = rotateKey(maskKey, phase);
+    const k0 = key >>> 24;
+    const k1 = (key >>> 16) & 0xff;
+    const k2 = (key >>> 8) & 0xff;
+    const k3 = key & 0xff;
+    const whole = length & ~3;
+    let i = 0;
+    for (; i < whole; i += 4) {
+      bytes[i] ^= k0;
+      bytes[i + 1] ^= k1;
+      bytes[i + 2] ^= k2;
+      bytes[i + 3] ^= k3;
     }
+    if (i < length) bytes[i] ^= k0;
+    if (i + 1 < length) bytes[i + 1] ^= k1;
+    if (i + 2 < length) bytes[i + 2] ^= k2;
     return;
   }
   // Bytes before the first 4-byte boundary of the underlying memory: Int32Array needs alignment.
@@ -93,8 +107,33 @@ export function unmaskJs(bytes: Uint8Array, maskKey: number, phase = 0): void {
 }
 
 /** The key rotated to start at key byte `phase` (0-3). */
-function rotate(maskKey: number, phase: number): number {
+export function rotateKey(maskKey: number, phase: number): number {
   return phase === 0 ? maskKey : ((maskKey << (phase << 3)) | (maskKey >>> (32 - (phase << 3)))) >>> 0;
+}
+
+/**
+ * Masks `length` bytes of `source` from `start` into `target` at `offset` with an already rotated
+ * key, four bytes a turn with the key bytes hoisted. For short runs, where setting up a view or a
+ * native call costs more than the XOR itself.
+ */
+export function maskSmall(
+  source: Uint8Array, start: number, length: number, key: number, target: Uint8Array, offset: number,
+): void {
+  const k0 = key >>> 24;
+  const k1 = (key >>> 16) & 0xff;
+  const k2 = (key >>> 8) & 0xff;
+  const k3 = key & 0xff;
+  const whole = length & ~3;
+  let i = 0;
+  for (; i < whole; i += 4) {
+    target[offset + i] = source[start + i] ^ k0;
+    target[offset + i + 1] = source[start + i + 1] ^ k1;
+    target[offset + i + 2] = source[start + i + 2] ^ k2;
+    target[offset + i + 3] = source[start + i + 3] ^ k3;
+  }
+  if (i < length) target[offset + i] = source[start + i] ^ k0;
+  if (i + 1 < length) target[offset + i + 1] = source[start + i + 1] ^ k1;
+  if (i + 2 < length) target[offset + i + 2] = source[start + i + 2] ^ k2;
 }
 
 /**
@@ -104,13 +143,11 @@ function rotate(maskKey: number, phase: number): number {
 export function maskInto(source: Uint8Array, maskKey: number, target: Uint8Array, offset: number, phase = 0): void {
   const length = source.length;
   if (length < WORD_LOOP_MIN) {
-    for (let i = 0; i < length; i++) {
-      target[offset + i] = source[i] ^ (maskKey >>> ((3 - ((i + phase) & 3)) << 3));
-    }
+    maskSmall(source, 0, length, rotateKey(maskKey, phase), target, offset);
     return;
   }
   if (native !== undefined && length >= NATIVE_MIN) {
-    nativeKey.writeUInt32BE(rotate(maskKey, phase), 0);
+    nativeKey.writeUInt32BE(rotateKey(maskKey, phase), 0);
     native.mask(source, nativeKey, target, offset, length);
     return;
   }

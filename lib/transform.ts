@@ -50,7 +50,8 @@ export abstract class SyncTransform extends Transform {
     super._read(size);
   }
 
-  override read(size?: number): unknown {
+  // Same signature as the base class, so these streams still fit readable-stream's pipeline types.
+  override read(size?: number): ReturnType<Transform['read']> {
     const output: unknown = super.read(size);
     const held = this.held;
     if (held !== undefined && this._readableState.length === 0) {
