@@ -3,6 +3,7 @@
  * FrameEncoder adapts it to a Transform and packs frames written together into one chunk.
  */
 import { WebSocketUsageError } from './errors';
+import type { Transform } from 'readable-stream';
 import { checkOutgoing, firstByte, type FrameInput, headerLength, writeHeader } from './frame';
 import { defaultMaskSource, type MaskSource, maskInto, unmask } from './mask';
 import type { Role } from './decoder';
@@ -15,6 +16,21 @@ export interface FrameEncoderOptions {
   maskSource?: MaskSource;
   /** Byte high-water mark of the readable side. Default 16 KiB (Node's default). */
   readableHighWaterMark?: number;
+  /** Frame high-water mark of the writable side. Default 64 frames. */
+  writableHighWaterMark?: number;
+  /**
+   * Gather the frames written in one tick into one output chunk (the stream corks itself on the
+   * first write and uncorks on the next tick), as Node's HTTP responses do: a burst of small
+   * frames becomes one socket write. Default true; false emits each frame as it is written.
+   */
+  autoCork?: boolean;
+}
+
+type WriteCallback = (error: Error | null | undefined) => void;
+type WriteChunk = Parameters<Transform['write']>[0];
+
+function uncorkEncoder(encoder: FrameEncoder): void {
+  encoder.releaseCork();
 }
 
 /**
@@ -22,6 +38,12 @@ export interface FrameEncoderOptions {
  * to the header would cost more than the extra chunk.
  */
 const ZERO_COPY_MIN = 1024;
+
+/** Frames larger than this (header included) are not gathered into a batch. */
+const BATCH_FRAME_MAX = 4096;
+
+/** Largest output chunk a batch of small frames makes: Node's default stream high-water mark. */
+const BATCH_BYTES = 16 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -96,7 +118,11 @@ export interface ChunkSink {
  * @throws {WebSocketUsageError} when the frame is invalid (RFC 6455 §5.2, §5.5).
  */
 export function emitFrame(frame: FrameInput, maskKey: number, sink: ChunkSink): void {
-  const length = validate(frame);
+  emitValidated(frame, validate(frame), maskKey, sink);
+}
+
+/** {@link emitFrame} for a frame already validated, whose payload is `length` bytes. */
+function emitValidated(frame: FrameInput, length: number, maskKey: number, sink: ChunkSink): void {
   const payload = frame.payload;
   if (maskKey === -1 && length >= ZERO_COPY_MIN && typeof payload !== 'string' && payload !== undefined) {
     const head = Buffer.allocUnsafe(headerLength(length, false));
@@ -121,13 +147,17 @@ export function emitFrame(frame: FrameInput, maskKey: number, sink: ChunkSink): 
  */
 export class FrameEncoder extends SyncTransform {
   private readonly maskSource: MaskSource | undefined;
+  private readonly autoCork: boolean;
+  private corkedForTick = false;
 
   constructor(options: FrameEncoderOptions = {}) {
     super({
       writableObjectMode: true,
       readableObjectMode: false,
       readableHighWaterMark: options.readableHighWaterMark,
+      writableHighWaterMark: options.writableHighWaterMark ?? 64,
     });
+    this.autoCork = options.autoCork !== false;
     const role = options.role ?? 'server';
     if (role !== 'server' && role !== 'client') {
       throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server' or 'client'`);
@@ -135,9 +165,29 @@ export class FrameEncoder extends SyncTransform {
     this.maskSource = role === 'client' ? options.maskSource ?? defaultMaskSource() : undefined;
   }
 
+  /** Writes a frame; with autoCork, the frames of one tick are encoded together on the next. */
+  // The chunk keeps the base class's type, so the encoder still fits readable-stream's pipeline
+  // types; a FrameInput is what it expects (anything else fails the stream with a usage error).
+  override write(frame: WriteChunk, callback?: WriteCallback): boolean;
+  override write(frame: WriteChunk, encoding?: string, callback?: WriteCallback): boolean;
+  override write(frame: WriteChunk, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
+    if (this.autoCork && !this.corkedForTick) {
+      this.corkedForTick = true;
+      this.cork();
+      process.nextTick(uncorkEncoder, this);
+    }
+    return typeof encoding === 'function' ? super.write(frame, encoding) : super.write(frame, encoding, callback);
+  }
+
+  /** @internal Ends the tick's cork. */
+  releaseCork(): void {
+    this.corkedForTick = false;
+    this.uncork();
+  }
+
   /** Encodes and pushes one frame. @throws {WebSocketUsageError} */
   private encodeOne(frame: FrameInput): void {
-    emitFrame(frame, this.maskSource === undefined ? -1 : this.maskSource.next(), this);
+    emitFrame(frame, this.nextKey(), this);
   }
 
   override _transform(frame: FrameInput, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -161,15 +211,20 @@ export class FrameEncoder extends SyncTransform {
     this.complete(callback);
   }
 
-  /** Frames written together (cork, or while a write was pending) become one output chunk. */
+  /**
+   * Frames written together (cork, autoCork, or while a write was pending): runs of small frames
+   * become one output chunk of at most BATCH_BYTES; a large frame goes out on its own, as from
+   * `_write` (gathering it would only add a copy). Frames before an invalid one still go out.
+   */
   override _writev(chunks: Array<{ chunk: FrameInput }>, callback: TransformCallback): void {
     const count = chunks.length;
-    const lengths: number[] = new Array<number>(count);
+    const masked = this.maskSource !== undefined;
+    const lengths: number[] = [];
     let failure: Error | undefined;
-    let valid = 0;
+    let start = 0;
     let total = 0;
-    for (; valid < count; valid++) {
-      const frame = chunks[valid].chunk;
+    for (let i = 0; i < count; i++) {
+      const frame = chunks[i].chunk;
       let length: number;
       try {
         length = validate(frame);
@@ -177,31 +232,39 @@ export class FrameEncoder extends SyncTransform {
         failure = err as Error;
         break;
       }
-      lengths[valid] = length;
-      total += headerLength(length, this.maskSource !== undefined) + (this.inline(frame, length) ? length : 0);
-    }
-    // Frames before an invalid one still go out, as they would have one write at a time.
-    const out = Buffer.allocUnsafe(total);
-    let pos = 0;
-    let flushed = 0;
-    for (let i = 0; i < valid; i++) {
-      const frame = chunks[i].chunk;
-      const length = lengths[i];
-      if (this.inline(frame, length)) {
-        pos = writeFrame(out, pos, frame, length, this.maskSource === undefined ? -1 : this.maskSource.next());
-      } else {
-        pos = writeHeader(out, pos, header(frame), length, -1);
-        this.push(out.subarray(flushed, pos));
-        this.push(asBuffer(frame.payload as Uint8Array));
-        flushed = pos;
+      const size = headerLength(length, masked) + length;
+      if (size > BATCH_FRAME_MAX) {
+        this.flushRun(chunks, start, lengths, total);
+        emitValidated(frame, length, this.nextKey(), this);
+        lengths.length = 0;
+        total = 0;
+        start = i + 1;
+        continue;
       }
+      if (total + size > BATCH_BYTES) {
+        this.flushRun(chunks, start, lengths, total);
+        lengths.length = 0;
+        total = 0;
+        start = i;
+      }
+      lengths.push(length);
+      total += size;
     }
-    if (pos > flushed) this.push(out.subarray(flushed, pos));
+    this.flushRun(chunks, start, lengths, total);
     this.complete(callback, failure);
   }
 
-  /** Whether the payload is copied next to its header rather than passed on as its own chunk. */
-  private inline(frame: FrameInput, length: number): boolean {
-    return this.maskSource !== undefined || length < ZERO_COPY_MIN || typeof frame.payload === 'string';
+  /** Encodes the small frames `chunks[start ...]` (their payload `lengths`) as one chunk. */
+  private flushRun(chunks: Array<{ chunk: FrameInput }>, start: number, lengths: readonly number[], total: number): void {
+    if (lengths.length === 0) return;
+    const out = Buffer.allocUnsafe(total);
+    let pos = 0;
+    for (let k = 0; k < lengths.length; k++) pos = writeFrame(out, pos, chunks[start + k].chunk, lengths[k], this.nextKey());
+    this.push(out);
   }
+
+  private nextKey(): number {
+    return this.maskSource === undefined ? -1 : this.maskSource.next();
+  }
+
 }

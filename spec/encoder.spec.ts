@@ -298,11 +298,29 @@ describe('FrameEncoder', () => {
       expect(decodeAll(Buffer.concat(out.items), { role: 'client' }).frames.map((f) => f.payload.length)).to.deep.equal([1, 4096]);
     });
 
-    it('writes a small frame as one chunk, header and payload together', async () => {
+    it('writes a small frame as one chunk, header and payload together (autoCork off)', async () => {
       for (const role of ['server', 'client'] as const) {
-        const out = await encodeStream([{ opcode: 1, payload: 'Hello' }, { opcode: 2, payload: pattern(300) }], { role });
+        const out = await encodeStream([{ opcode: 1, payload: 'Hello' }, { opcode: 2, payload: pattern(300) }], { role, autoCork: false });
         expect(out.items.map((c) => c.length)).to.deep.equal(role === 'server' ? [7, 304] : [11, 308]);
       }
+    });
+
+    it('gathers the frames written in one tick into one chunk (autoCork, the default)', async () => {
+      const encoder = new FrameEncoder();
+      const done = collect<Buffer>(encoder);
+      const chunks: number[] = [];
+      encoder.on('data', (chunk: Buffer) => chunks.push(chunk.length));
+      encoder.write({ opcode: 1, payload: 'Hello' });
+      encoder.write({ opcode: 2, payload: pattern(300) });
+      expect(chunks).to.deep.equal([]);
+      await new Promise((resolve) => process.nextTick(resolve));
+      expect(chunks).to.deep.equal([7 + 304]);
+      encoder.write({ opcode: 9, payload: 'p' });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(chunks).to.deep.equal([311, 3]);
+      encoder.end();
+      const out = await done;
+      expect(decodeAll(Buffer.concat(out.items), { role: 'client' }).frames.map((f) => f.opcode)).to.deep.equal([1, 2, 9]);
     });
 
     it('writes frames corked together as one chunk', async () => {
