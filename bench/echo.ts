@@ -1,0 +1,253 @@
+/**
+ * End to end: echo over loopback. Our demo server's `/echo` (examples/demo-server.ts) and a ws
+ * echo server each run in a child process of their own, so the server and the client load sit on
+ * different cores; the load is the same `ws` client for both. Each client keeps a window of
+ * messages in flight and sends the next one when one comes back; the figure is echoes received
+ * per second over a fixed window, after a warm-up on the same connections. Measurements alternate
+ * ours/ws with fresh connections each time; as elsewhere, figures are medians of the rounds and
+ * the ratio is the median of the per-round ratios.
+ *
+ * The load generator is one Node process using ws. Answering every echo with its own `send` costs
+ * the client one write syscall per message, and profiles showed that client saturated (server 50%
+ * idle) at a third of the rate the servers can take: the rows then measured ws's client, not the
+ * servers. So by default a client answers all the echoes of one read together, corked into one
+ * socket write (`--echo-client per-message` restores one send per echo). The window of messages
+ * in flight per client is the same either way.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { WebSocket, WebSocketServer } from 'ws';
+import { KiB, median, MiB, Prng, type Row, type Settings, selected, sizeName, standalone, statusFor } from './harness';
+
+type ServerKind = 'ours' | 'ws';
+
+interface EchoCase { size: number; clients: number; window: number; target: number }
+
+const CASES: readonly EchoCase[] = [
+  { size: 64, clients: 32, window: 16, target: 1.2 },
+  { size: 16 * KiB, clients: 8, window: 16, target: 1.2 },
+  { size: 1 * MiB, clients: 2, window: 2, target: 1.2 },
+];
+
+const DEMO_MODULE = join(__dirname, '..', 'examples', 'demo-server.js');
+/** A server child that outlives this long has lost its parent: it exits by itself. */
+const SERVER_LIFETIME_MS = 10 * 60_000;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+// --- The server child --------------------------------------------------------------------------
+
+interface DemoServerModule {
+  startDemoServer(options: { port: number; host: string }): Promise<{ port: number; close(): Promise<void> }>;
+}
+
+/** Starts one echo server on an ephemeral loopback port; returns its /echo URL and a closer. */
+async function startServer(kind: ServerKind): Promise<{ url: string; close(): Promise<void> }> {
+  if (kind === 'ours') {
+    // A runtime require: the bench compiles whether or not the demo exists yet.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const demo = require(DEMO_MODULE) as DemoServerModule;
+    const server = await demo.startDemoServer({ port: 0, host: '127.0.0.1' });
+    return { url: `ws://127.0.0.1:${server.port}/echo`, close: () => server.close() };
+  }
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/echo', perMessageDeflate: false });
+  wss.on('connection', (ws) => {
+    ws.on('message', (data, isBinary) => { ws.send(data, { binary: isBinary }); });
+  });
+  await once(wss, 'listening');
+  const { port } = wss.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/echo`,
+    close: () => new Promise((resolve) => {
+      for (const client of wss.clients) client.terminate();
+      wss.close(() => { resolve(); });
+    }),
+  };
+}
+
+function serverChild(kind: ServerKind): void {
+  const lifetime = setTimeout(() => { process.exit(0); }, SERVER_LIFETIME_MS);
+  lifetime.unref();
+  process.once('disconnect', () => { process.exit(0); });
+  startServer(kind).then(({ url }) => {
+    process.send?.({ url });
+  }, (err: unknown) => {
+    process.send?.({ error: (err as Error).message }, () => { process.exit(1); });
+  });
+}
+
+/** A running server child. */
+interface ServerHandle { kind: ServerKind; url: string; proc: ChildProcess }
+
+async function spawnServer(kind: ServerKind): Promise<ServerHandle> {
+  const proc = fork(__filename, ['--server', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const timer = setTimeout(() => { proc.kill(); }, CONNECT_TIMEOUT_MS);
+  try {
+    const [message] = await once(proc, 'message') as [{ url?: string; error?: string }];
+    if (message.url === undefined) throw new Error(message.error ?? 'server child sent no URL');
+    return { kind, url: message.url, proc };
+  } catch (err) {
+    proc.kill();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function stopServer(handle: ServerHandle): Promise<void> {
+  if (handle.proc.exitCode !== null) return;
+  const exited = once(handle.proc, 'exit');
+  handle.proc.disconnect();
+  const timer = setTimeout(() => { handle.proc.kill(); }, 2_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// --- The client load ---------------------------------------------------------------------------
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => { setTimeout(resolve, ms); });
+}
+
+function connect(url: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`connect to ${url} timed out`)); }, CONNECT_TIMEOUT_MS);
+    ws.once('open', () => { clearTimeout(timer); resolve(ws); });
+    ws.once('error', (err) => { clearTimeout(timer); reject(err); });
+  });
+}
+
+/** One measurement: fresh connections, warm-up, then echoes counted for `measureMs`. Returns messages/s. */
+async function load(url: string, c: EchoCase, warmMs: number, measureMs: number, batched: boolean): Promise<number> {
+  const payload = new Prng(0xec40 + c.size).bytes(c.size);
+  const clients = await Promise.all(Array.from({ length: c.clients }, () => connect(url)));
+  let running = true;
+  let counted = 0;
+  let counting = false;
+  let failure: Error | undefined;
+  for (const ws of clients) {
+    // Replies owed to the server, sent together once the current batch of input is handled: one
+    // socket write per batch instead of one per message, so the client is cheap per message and
+    // the servers, not the load generator, set the pace. (ws has no public cork; its socket is
+    // the documented-internal `_socket`.)
+    const socket = (ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    let owed = 0;
+    const flush = (): void => {
+      const count = owed;
+      owed = 0;
+      if (!running) return;
+      socket.cork();
+      for (let i = 0; i < count; i++) ws.send(payload, { binary: true });
+      socket.uncork();
+    };
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary || data.length !== c.size || data[0] !== payload[0] || data[c.size - 1] !== payload[c.size - 1]) {
+        failure ??= new Error(`bad echo: ${data.length} bytes, binary ${String(isBinary)}`);
+      }
+      if (counting) counted++;
+      if (!batched) {
+        if (running) ws.send(payload, { binary: true });
+      } else if (owed++ === 0) {
+        setImmediate(flush);
+      }
+    });
+    ws.on('error', (err) => { failure ??= err; });
+    for (let i = 0; i < c.window; i++) ws.send(payload, { binary: true });
+  }
+  await sleep(warmMs);
+  counting = true;
+  const start = process.hrtime.bigint();
+  await sleep(measureMs);
+  const received = counted;
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  running = false;
+  counting = false;
+  await Promise.all(clients.map(async (ws) => {
+    const closed = once(ws, 'close');
+    ws.close();
+    const timer = setTimeout(() => { ws.terminate(); }, 2_000);
+    await closed;
+    clearTimeout(timer);
+  }));
+  if (failure !== undefined) throw failure;
+  if (received === 0) throw new Error('no echo came back');
+  return received / seconds;
+}
+
+// --- The rows ----------------------------------------------------------------------------------
+
+function titleFor(c: EchoCase, settings: Settings): string {
+  const client = settings.echoClient === 'batched' ? '' : ', per-message client';
+  return `echo ${sizeName(c.size)} x ${c.clients} clients (window ${c.window}${client})`;
+}
+
+export async function benchEcho(settings: Settings): Promise<Row[]> {
+  const cases = CASES.filter((c) => selected(settings, titleFor(c, settings)));
+  if (cases.length === 0) return [];
+  const pending = (c: EchoCase, note: string, status: Row['status'] = 'pending'): Row =>
+    ({ group: 'echo', title: titleFor(c, settings), status, target: c.target, note });
+  if (!existsSync(DEMO_MODULE) && settings.side !== 'ws') {
+    return cases.map((c) => pending(c, 'examples/demo-server.ts not built yet'));
+  }
+  const rounds = settings.quick ? 2 : 3;
+  const warmMs = settings.quick ? 300 : 500;
+  const measureMs = settings.quick ? 1_000 : 3_000;
+  const kinds: ServerKind[] = settings.side === 'both' ? ['ours', 'ws'] : [settings.side];
+
+  const servers: ServerHandle[] = [];
+  try {
+    for (const kind of kinds) servers.push(await spawnServer(kind));
+  } catch (err) {
+    await Promise.all(servers.map(stopServer));
+    return cases.map((c) => pending(c, `server failed to start: ${(err as Error).message}`, 'error'));
+  }
+
+  const rows: Row[] = [];
+  try {
+    for (const c of cases) {
+      process.stderr.write(`  ${titleFor(c, settings)} ...`);
+      const rates: Record<ServerKind, number[]> = { ours: [], ws: [] };
+      let row: Row;
+      try {
+        for (let round = 0; round < rounds; round++) {
+          const order = round % 2 === 0 ? servers : [...servers].reverse();
+          for (const server of order) rates[server.kind].push(await load(server.url, c, warmMs, measureMs, settings.echoClient === 'batched'));
+        }
+        const figure = (values: number[]): Row['ours'] => values.length === 0 ? undefined : {
+          value: median(values),
+          unit: 'msg/s',
+          secondary: { value: (median(values) * c.size) / 1e6, unit: 'MB/s' },
+        };
+        // Round i of ours ran right before or after round i of ws.
+        const ratios = rates.ws.length === 0 ? [] : rates.ours.map((r, i) => r / rates.ws[i]);
+        const ratio = ratios.length > 0 ? median(ratios) : undefined;
+        row = {
+          group: 'echo',
+          title: titleFor(c, settings),
+          ours: figure(rates.ours),
+          ws: figure(rates.ws),
+          ratio,
+          target: c.target,
+          status: statusFor(ratio, c.target),
+          samples: { ours: rates.ours, ws: rates.ws, ratios },
+        };
+      } catch (err) {
+        row = pending(c, (err as Error).message, 'error');
+      }
+      process.stderr.write(` ${row.ratio === undefined ? row.status : `${row.ratio.toFixed(2)}x`}\n`);
+      rows.push(row);
+    }
+  } finally {
+    await Promise.all(servers.map(stopServer));
+  }
+  return rows;
+}
+
+if (require.main === module) {
+  const at = process.argv.indexOf('--server');
+  if (at >= 0) serverChild(process.argv[at + 1] === 'ws' ? 'ws' : 'ours');
+  else standalone(benchEcho);
+}
