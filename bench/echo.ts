@@ -13,6 +13,12 @@
  * servers. So by default a client answers all the echoes of one read together, corked into one
  * socket write (`--echo-client per-message` restores one send per echo). The window of messages
  * in flight per client is the same either way.
+ *
+ * Throughput is only the servers' own speed when the servers are the bottleneck; with larger
+ * messages the load generator and the kernel's loopback copies often are. So each echo row is
+ * followed by the servers' CPU time per echo, read from each server child (process.cpuUsage):
+ * the work a server does per message whoever sets the pace. Its ratio is ws/ours, so higher is
+ * still better for us.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -71,6 +77,10 @@ function serverChild(kind: ServerKind): void {
   const lifetime = setTimeout(() => { process.exit(0); }, SERVER_LIFETIME_MS);
   lifetime.unref();
   process.once('disconnect', () => { process.exit(0); });
+  // The parent asks for this process's CPU time around each measurement.
+  process.on('message', (message: unknown) => {
+    if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  });
   startServer(kind).then(({ url }) => {
     process.send?.({ url });
   }, (err: unknown) => {
@@ -107,6 +117,18 @@ async function stopServer(handle: ServerHandle): Promise<void> {
 
 // --- The client load ---------------------------------------------------------------------------
 
+/** The server child's user + system CPU time so far, in microseconds. */
+async function serverCpu(server: ServerHandle): Promise<number> {
+  const reply = once(server.proc, 'message') as Promise<[{ cpu?: NodeJS.CpuUsage }]>;
+  server.proc.send('cpu');
+  const [message] = await reply;
+  if (message.cpu === undefined) throw new Error('server child sent no CPU usage');
+  return message.cpu.user + message.cpu.system;
+}
+
+/** What one measurement gives: echoes per second, and the server's CPU microseconds per echo. */
+interface Measured { rate: number; cpuPerEcho: number }
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => { setTimeout(resolve, ms); });
 }
@@ -120,8 +142,9 @@ function connect(url: string): Promise<WebSocket> {
   });
 }
 
-/** One measurement: fresh connections, warm-up, then echoes counted for `measureMs`. Returns messages/s. */
-async function load(url: string, c: EchoCase, warmMs: number, measureMs: number, batched: boolean): Promise<number> {
+/** One measurement: fresh connections, warm-up, then echoes counted for `measureMs`. */
+async function load(server: ServerHandle, c: EchoCase, warmMs: number, measureMs: number, batched: boolean): Promise<Measured> {
+  const url = server.url;
   const payload = new Prng(0xec40 + c.size).bytes(c.size);
   const clients = await Promise.all(Array.from({ length: c.clients }, () => connect(url)));
   let running = true;
@@ -158,11 +181,13 @@ async function load(url: string, c: EchoCase, warmMs: number, measureMs: number,
     for (let i = 0; i < c.window; i++) ws.send(payload, { binary: true });
   }
   await sleep(warmMs);
+  const cpuBefore = await serverCpu(server);
   counting = true;
   const start = process.hrtime.bigint();
   await sleep(measureMs);
   const received = counted;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpuAfter = await serverCpu(server);
   running = false;
   counting = false;
   await Promise.all(clients.map(async (ws) => {
@@ -174,7 +199,7 @@ async function load(url: string, c: EchoCase, warmMs: number, measureMs: number,
   }));
   if (failure !== undefined) throw failure;
   if (received === 0) throw new Error('no echo came back');
-  return received / seconds;
+  return { rate: received / seconds, cpuPerEcho: (cpuAfter - cpuBefore) / received };
 }
 
 // --- The rows ----------------------------------------------------------------------------------
@@ -210,12 +235,31 @@ export async function benchEcho(settings: Settings): Promise<Row[]> {
     for (const c of cases) {
       process.stderr.write(`  ${titleFor(c, settings)} ...`);
       const rates: Record<ServerKind, number[]> = { ours: [], ws: [] };
+      const cpu: Record<ServerKind, number[]> = { ours: [], ws: [] };
       let row: Row;
+      let cpuRow: Row | undefined;
       try {
         for (let round = 0; round < rounds; round++) {
           const order = round % 2 === 0 ? servers : [...servers].reverse();
-          for (const server of order) rates[server.kind].push(await load(server.url, c, warmMs, measureMs, settings.echoClient === 'batched'));
+          for (const server of order) {
+            const measured = await load(server, c, warmMs, measureMs, settings.echoClient === 'batched');
+            rates[server.kind].push(measured.rate);
+            cpu[server.kind].push(measured.cpuPerEcho);
+          }
         }
+        const cpuFigure = (values: number[]): Row['ours'] => values.length === 0 ? undefined : { value: median(values), unit: 'µs CPU/echo' };
+        // Less CPU is better: ws/ours keeps "higher is better".
+        const cpuRatios = cpu.ws.length === 0 ? [] : cpu.ours.map((v, i) => cpu.ws[i] / v);
+        cpuRow = {
+          group: 'echo',
+          title: `  server CPU per echo, ${sizeName(c.size)} x ${c.clients}`,
+          ours: cpuFigure(cpu.ours),
+          ws: cpuFigure(cpu.ws),
+          ratio: cpuRatios.length > 0 ? median(cpuRatios) : undefined,
+          status: 'info',
+          samples: { ours: cpu.ours, ws: cpu.ws, ratios: cpuRatios },
+          note: c.size === CASES[0].size ? 'server CPU time per echo (user + system), ratio ws/ours: higher means our server works less per message' : undefined,
+        };
         const figure = (values: number[]): Row['ours'] => values.length === 0 ? undefined : {
           value: median(values),
           unit: 'msg/s',
@@ -239,6 +283,7 @@ export async function benchEcho(settings: Settings): Promise<Row[]> {
       }
       process.stderr.write(` ${row.ratio === undefined ? row.status : `${row.ratio.toFixed(2)}x`}\n`);
       rows.push(row);
+      if (cpuRow !== undefined) rows.push(cpuRow);
     }
   } finally {
     await Promise.all(servers.map(stopServer));

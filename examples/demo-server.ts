@@ -31,12 +31,25 @@ export interface DemoServer {
   close(): Promise<void>;
 }
 
+/**
+ * Echoes a client's messages are allowed to queue up before we stop reading from it: a client
+ * that does not read its echoes then feels TCP backpressure instead of growing our memory. Well
+ * above the socket's 16 KiB high-water mark, so a normal client never pauses for one large echo.
+ */
+const ECHO_QUEUE_LIMIT = 1024 * 1024;
+
 /** Echo with backpressure: stop reading from a client that does not read its echoes. */
 function echo(ws: WebSocket): void {
+  let paused = false;
   ws.on('message', (data: string | Buffer, isBinary: boolean) => {
-    if (!ws.send(data, isBinary)) {
+    ws.send(data, isBinary);
+    if (!paused && ws.bufferedAmount > ECHO_QUEUE_LIMIT) {
+      paused = true;
       ws.pause();
-      ws.once('drain', () => { ws.resume(); });
+      ws.once('drain', () => {
+        paused = false;
+        ws.resume();
+      });
     }
   });
 }
