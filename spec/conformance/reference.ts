@@ -18,10 +18,13 @@ export const wsConnectAndEcho: ConnectAndEcho = (url) => new Promise<void>((reso
   ws.on('close', () => { resolve(); });
 });
 
-/** A `ws` echo server on a loopback port, the reference for "no worse than ws". */
-export function startWsEchoServer(): Promise<{ url: string; close(): Promise<void> }> {
+/**
+ * A `ws` echo server on a loopback port, the reference for "no worse than ws". With
+ * `perMessageDeflate` it accepts compression (off by default, as in ws itself).
+ */
+export function startWsEchoServer(options: { perMessageDeflate?: boolean } = {}): Promise<{ url: string; close(): Promise<void> }> {
   return new Promise((resolve) => {
-    const wss = new WsServer({ port: 0, host: HOST });
+    const wss = new WsServer({ port: 0, host: HOST, perMessageDeflate: options.perMessageDeflate === true });
     wss.on('connection', (ws) => {
       ws.on('message', (data, isBinary) => { ws.send(data, { binary: isBinary }); });
       ws.on('error', () => undefined);
