@@ -347,6 +347,45 @@ describe('WebSocket connection', () => {
     });
   });
 
+  describe('streamed messages', () => {
+    it('delivers a large message as a Readable while it arrives (streamMessages)', async () => {
+      await wss.close();
+      ({ wss, port, url } = await listen({ streamMessages: true, maxMessageSize: Infinity }));
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      const streamed = new Promise<{ isBinary: boolean; pieces: number; bytes: Buffer }>((resolve, reject) => {
+        server.once('stream', (stream: NodeJS.ReadableStream, isBinary: boolean) => {
+          const parts: Buffer[] = [];
+          stream.on('data', (part: Buffer) => parts.push(part));
+          stream.on('end', () => { resolve({ isBinary, pieces: parts.length, bytes: Buffer.concat(parts) }); });
+          stream.on('error', reject);
+        });
+      });
+      const payload = Buffer.alloc(4 * 1024 * 1024);
+      for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 0xff;
+      ws.send(payload);
+      const got = await withTimeout(streamed, 10000, 'the streamed message');
+      expect(got.isBinary).to.equal(true);
+      expect(got.pieces).to.be.greaterThan(1);
+      expect(Buffer.compare(got.bytes, payload)).to.equal(0);
+      ws.close();
+    });
+
+    it('drains a streamed message nobody listens for, and keeps going', async () => {
+      await wss.close();
+      ({ wss, port, url } = await listen({ streamMessages: true }));
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      const pong = once(server, 'ping');
+      ws.send(Buffer.alloc(256 * 1024));
+      ws.ping('after');
+      expect((await withTimeout(pong, 5000, 'the ping after the message'))[0].toString()).to.equal('after');
+      ws.close();
+    });
+  });
+
   describe('heartbeat', () => {
     it('drops a peer that sends nothing for a whole interval (1006)', async () => {
       await wss.close();
