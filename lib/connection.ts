@@ -15,7 +15,7 @@ import { FrameDecoder, type Role } from './decoder';
 import { checkDeflateOptions, type DeflateOptions, type PerMessageDeflate } from './deflate';
 import { type ChunkSink, emitFrame } from './encoder';
 import type { FrameInput } from './frame';
-import { defaultMaskSource, type MaskSource } from './mask';
+import { type MaskSource, type MaskSourceLike, toMaskSource } from './mask';
 import { encodeClosePayload, fragmentMessage, type Message, MessageDecoder } from './message';
 
 /** Lifecycle states, numbered as in the browser's WebSocket.readyState. */
@@ -57,8 +57,8 @@ export interface ConnectionOptions {
    * whole interval is dropped with 1006. Default 0 (off).
    */
   heartbeatInterval?: number;
-  /** Client role only: where masking keys come from. Default: the shared CSPRNG pool. */
-  maskSource?: MaskSource;
+  /** Client role only: where masking keys come from (see FrameEncoderOptions). Default: the shared CSPRNG pool. */
+  maskSource?: MaskSourceLike;
   /**
    * Deliver data messages as Readables while they arrive ('stream' event) instead of whole
    * ('message' event): a multi-gigabyte upload never sits in memory. Default false.
@@ -187,7 +187,7 @@ export class WebSocket extends EventEmitter {
       throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server' or 'client'`);
     }
     this.role = role;
-    this.maskSource = role === 'client' ? options.maskSource ?? defaultMaskSource() : undefined;
+    this.maskSource = role === 'client' ? toMaskSource(options.maskSource) : undefined;
     this.fragmentSize = checkedNumber('fragmentSize', options.fragmentSize, Infinity);
     if (this.fragmentSize === 0) throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'fragmentSize must be positive');
     this.closeTimeout = checkedNumber('closeTimeout', options.closeTimeout, DEFAULT_CLOSE_TIMEOUT);

@@ -5,15 +5,19 @@
 import { WebSocketUsageError } from './errors';
 import type { Transform } from 'readable-stream';
 import { checkOutgoing, firstByte, type FrameInput, headerLength, writeHeader } from './frame';
-import { defaultMaskSource, type MaskSource, maskInto, unmask } from './mask';
+import { type MaskSource, type MaskSourceLike, maskInto, toMaskSource, unmask } from './mask';
 import type { Role } from './decoder';
 import { SyncTransform, type TransformCallback } from './transform';
 
 export interface FrameEncoderOptions {
   /** `'client'` masks every frame with a fresh key (RFC 6455 §5.3); `'server'` never masks. Default `'server'`. */
   role?: Role;
-  /** Where masking keys come from. Default: a pooled CSPRNG shared by the process. */
-  maskSource?: MaskSource;
+  /**
+   * Where masking keys come from: an object with `next()` or a function, returning the key as a
+   * uint32 (first wire byte most significant) or as 4 bytes. Default: a pooled CSPRNG shared by
+   * the process.
+   */
+  maskSource?: MaskSourceLike;
   /** Byte high-water mark of the readable side. Default 16 KiB (Node's default). */
   readableHighWaterMark?: number;
   /** Frame high-water mark of the writable side. Default 64 frames. */
@@ -162,7 +166,7 @@ export class FrameEncoder extends SyncTransform {
     if (role !== 'server' && role !== 'client') {
       throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server' or 'client'`);
     }
-    this.maskSource = role === 'client' ? options.maskSource ?? defaultMaskSource() : undefined;
+    this.maskSource = role === 'client' ? toMaskSource(options.maskSource) : undefined;
   }
 
   /** Writes a frame; with autoCork, the frames of one tick are encoded together on the next. */
@@ -181,8 +185,15 @@ export class FrameEncoder extends SyncTransform {
 
   /** @internal Ends the tick's cork. */
   releaseCork(): void {
+    if (!this.corkedForTick) return;
     this.corkedForTick = false;
     this.uncork();
+  }
+
+  // A reader asking now gets the frames written so far, not an empty buffer until the next tick.
+  override read(size?: number): ReturnType<SyncTransform['read']> {
+    this.releaseCork();
+    return super.read(size);
   }
 
   /** Encodes and pushes one frame. @throws {WebSocketUsageError} */

@@ -12,7 +12,8 @@ export {
   headerLength, isControlOpcode, isFramePiece, isKnownOpcode, parseHeader, writeHeader,
 } from './frame';
 export {
-  defaultMaskSource, FixedMaskSource, type MaskSource, maskInto, RandomMaskSource, unmask,
+  defaultMaskSource, FixedMaskSource, type MaskSource, type MaskSourceLike, maskInto, RandomMaskSource,
+  toMaskSource, unmask,
   unmaskImplementation,
 } from './mask';
 export {

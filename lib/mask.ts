@@ -3,6 +3,7 @@
  * significant byte is the first key byte on the wire, so `0x37fa213d` is the key `37 fa 21 3d`.
  */
 import { randomFillSync } from 'node:crypto';
+import { WebSocketUsageError } from './errors';
 
 /** Below this many bytes a plain byte loop beats setting up a word view. */
 const WORD_LOOP_MIN = 64;
@@ -189,6 +190,30 @@ export class FixedMaskSource implements MaskSource {
   next(): number {
     return this.key;
   }
+}
+
+/** What options accept as a mask source: a {@link MaskSource}, or a function giving keys. */
+export type MaskSourceLike = MaskSource | { next(): number | Uint8Array } | (() => number | Uint8Array);
+
+/** A key as a uint32 (first wire byte most significant). @throws {WebSocketUsageError} */
+function keyOf(key: number | Uint8Array): number {
+  if (typeof key === 'number' && Number.isInteger(key) && key >= 0 && key <= 0xffffffff) return key;
+  if (key instanceof Uint8Array && key.length === 4) return ((key[0] << 24) | (key[1] << 16) | (key[2] << 8) | key[3]) >>> 0;
+  throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'a masking key is a uint32 or 4 bytes');
+}
+
+/**
+ * Normalizes an option to a {@link MaskSource}; undefined gives the shared CSPRNG pool.
+ * @throws {WebSocketUsageError} for something that is not a mask source.
+ */
+export function toMaskSource(source: MaskSourceLike | undefined): MaskSource {
+  if (source === undefined) return defaultMaskSource();
+  if (typeof source === 'function') return { next: () => keyOf(source()) };
+  if (source instanceof RandomMaskSource || source instanceof FixedMaskSource) return source;
+  if (source !== null && typeof source === 'object' && typeof source.next === 'function') {
+    return { next: () => keyOf(source.next()) };
+  }
+  throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'maskSource must have next() or be a function');
 }
 
 let sharedSource: RandomMaskSource | undefined;

@@ -305,6 +305,34 @@ describe('FrameEncoder', () => {
       }
     });
 
+    it('a synchronous read() right after write() gets the frame (autoCork flushes for a reader)', () => {
+      const encoder = new FrameEncoder({ role: 'server' });
+      encoder.write({ opcode: 1, payload: 'Hello' });
+      expect((encoder.read() as Buffer).toString('hex')).to.equal('810548656c6c6f');
+    });
+
+    it('takes a mask source as a function or object giving a uint32 or 4 bytes (RFC 6455 §5.7 key)', () => {
+      const sources = [
+        () => 0x37fa213d,
+        () => Buffer.from([0x37, 0xfa, 0x21, 0x3d]),
+        { next: () => new Uint8Array([0x37, 0xfa, 0x21, 0x3d]) },
+      ];
+      for (const maskSource of sources) {
+        const encoder = new FrameEncoder({ role: 'client', maskSource });
+        encoder.write({ opcode: 1, payload: 'Hello' });
+        expect((encoder.read() as Buffer).toString('hex')).to.equal('818537fa213d7f9f4d5158');
+      }
+    });
+
+    it('refuses a mask source that is not one, and a key that is not 4 bytes (WebSocketUsageError)', async () => {
+      expect(() => new FrameEncoder({ role: 'client', maskSource: 42 as unknown as () => number })).to.throw(WebSocketUsageError);
+      const encoder = new FrameEncoder({ role: 'client', maskSource: () => Buffer.alloc(3) });
+      const failed = new Promise<unknown>((resolve) => { encoder.on('error', resolve); });
+      encoder.write({ opcode: 1, payload: 'x' });
+      encoder.read();
+      expect(await failed).to.be.instanceOf(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_ARGUMENT');
+    });
+
     it('gathers the frames written in one tick into one chunk (autoCork, the default)', async () => {
       const encoder = new FrameEncoder();
       const done = collect<Buffer>(encoder);
