@@ -158,13 +158,7 @@ export function firstByte(fin: boolean, rsv1: boolean, rsv2: boolean, rsv3: bool
 }
 
 /** A parsed header, as {@link parseHeader} returns it. */
-export interface FrameHeader {
-  fin: boolean;
-  rsv1: boolean;
-  rsv2: boolean;
-  rsv3: boolean;
-  opcode: number;
-  masked: boolean;
+export interface FrameHeader extends Omit<Frame, 'payload'> {
   /** The key as a big-endian uint32, or -1 when unmasked. */
   maskKey: number;
   payloadLength: number;

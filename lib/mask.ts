@@ -61,23 +61,8 @@ export function unmask(bytes: Uint8Array, maskKey: number, phase = 0): void {
 export function unmaskJs(bytes: Uint8Array, maskKey: number, phase = 0): void {
   const length = bytes.length;
   if (length < WORD_LOOP_MIN || !LITTLE_ENDIAN) {
-    // Key bytes hoisted out of the loop and four bytes a turn: small frames are the common case.
-    const key = rotateKey(maskKey, phase);
-    const k0 = key >>> 24;
-    const k1 = (key >>> 16) & 0xff;
-    const k2 = (key >>> 8) & 0xff;
-    const k3 = key & 0xff;
-    const whole = length & ~3;
-    let i = 0;
-    for (; i < whole; i += 4) {
-      bytes[i] ^= k0;
-      bytes[i + 1] ^= k1;
-      bytes[i + 2] ^= k2;
-      bytes[i + 3] ^= k3;
-    }
-    if (i < length) bytes[i] ^= k0;
-    if (i + 1 < length) bytes[i + 1] ^= k1;
-    if (i + 2 < length) bytes[i + 2] ^= k2;
+    // Small frames are the common case: four bytes a turn, key bytes hoisted (in place).
+    maskSmall(bytes, 0, length, rotateKey(maskKey, phase), bytes, 0);
     return;
   }
   // Bytes before the first 4-byte boundary of the underlying memory: Int32Array needs alignment.
