@@ -77,6 +77,18 @@ export const DEMO_PAGE = `<!doctype html>
   }
 
   $('connect').onclick = connect;
+  // Switching between echo and chat while connected reconnects to the other endpoint.
+  document.querySelectorAll('input[name=endpoint]').forEach((radio) => {
+    radio.onchange = () => {
+      if (!ws || ws.readyState !== 1) return;
+      const old = ws;
+      old.onclose = (event) => {
+        log('info', 'DISCONNECTED (' + event.code + ')');
+        connect();
+      };
+      old.close(1000, 'switching endpoint');
+    };
+  });
   $('disconnect').onclick = () => { if (ws) ws.close(1000, 'bye'); show(); };
   $('form').onsubmit = (event) => {
     event.preventDefault();

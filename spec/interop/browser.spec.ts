@@ -182,4 +182,16 @@ describe('interop: headless Chromium against the demo server', () => {
     await page.click('#send');
     expect(await fromPage).to.deep.equal(['hello from the page', false]);
   });
+
+  it('switching from chat to echo while connected reconnects the page to the echo endpoint', async () => {
+    await waitForStatus(page, 'OPEN');
+    const joined = next(demo.echoServer, 'connection');
+    await page.check('input[name=endpoint][value="/echo"]');
+    await within(joined, 'the page to reconnect to /echo');
+    await waitForItem(page, 'info', `CONNECTED to ws://127.0.0.1:${demo.port}/echo`);
+    await waitForStatus(page, 'OPEN');
+    await page.fill('#message', 'back on echo');
+    await page.click('#send');
+    await waitForItem(page, 'received', 'RECEIVED: back on echo');
+  });
 });
