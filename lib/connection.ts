@@ -59,6 +59,8 @@ export interface ConnectionOptions {
   heartbeatInterval?: number;
   /** Client role only: where masking keys come from (see FrameEncoderOptions). Default: the shared CSPRNG pool. */
   maskSource?: MaskSourceLike;
+  /** ws's hook for the same purpose: fills the 4-byte buffer it is given with the next key. */
+  generateMask?: (mask: Buffer) => void;
   /**
    * Deliver data messages as Readables while they arrive ('stream' event) instead of whole
    * ('message' event): a multi-gigabyte upload never sits in memory. Default false.
@@ -187,7 +189,7 @@ export class WebSocket extends EventEmitter {
       throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server' or 'client'`);
     }
     this.role = role;
-    this.maskSource = role === 'client' ? toMaskSource(options.maskSource) : undefined;
+    this.maskSource = role === 'client' ? toMaskSource(options.maskSource, options.generateMask) : undefined;
     this.fragmentSize = checkedNumber('fragmentSize', options.fragmentSize, Infinity);
     if (this.fragmentSize === 0) throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'fragmentSize must be positive');
     this.closeTimeout = checkedNumber('closeTimeout', options.closeTimeout, DEFAULT_CLOSE_TIMEOUT);

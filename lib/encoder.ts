@@ -18,6 +18,8 @@ export interface FrameEncoderOptions {
    * the process.
    */
   maskSource?: MaskSourceLike;
+  /** ws's hook for the same purpose: fills the 4-byte buffer it is given with the next key. */
+  generateMask?: (mask: Buffer) => void;
   /** Byte high-water mark of the readable side. Default 16 KiB (Node's default). */
   readableHighWaterMark?: number;
   /** Frame high-water mark of the writable side. Default 64 frames. */
@@ -166,7 +168,7 @@ export class FrameEncoder extends SyncTransform {
     if (role !== 'server' && role !== 'client') {
       throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server' or 'client'`);
     }
-    this.maskSource = role === 'client' ? toMaskSource(options.maskSource) : undefined;
+    this.maskSource = role === 'client' ? toMaskSource(options.maskSource, options.generateMask) : undefined;
   }
 
   /** Writes a frame; with autoCork, the frames of one tick are encoded together on the next. */

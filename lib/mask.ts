@@ -188,10 +188,19 @@ function keyOf(key: number | Uint8Array): number {
 }
 
 /**
- * Normalizes an option to a {@link MaskSource}; undefined gives the shared CSPRNG pool.
+ * Normalizes an option to a {@link MaskSource}; `generateMask` is ws's equivalent hook (fills a
+ * 4-byte buffer), used when no source is given; neither gives the shared CSPRNG pool.
  * @throws {WebSocketUsageError} for something that is not a mask source.
  */
-export function toMaskSource(source: MaskSourceLike | undefined): MaskSource {
+export function toMaskSource(source: MaskSourceLike | undefined, generateMask?: (mask: Buffer) => void): MaskSource {
+  if (source === undefined && generateMask !== undefined) {
+    if (typeof generateMask !== 'function') {
+      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'generateMask must be a function');
+    }
+    // ws's hook: fill the 4-byte buffer it is given.
+    const scratch = Buffer.alloc(4);
+    return { next: () => { generateMask(scratch); return scratch.readUInt32BE(0); } };
+  }
   if (source === undefined) return defaultMaskSource();
   if (typeof source === 'function') return { next: () => keyOf(source()) };
   if (source instanceof RandomMaskSource || source instanceof FixedMaskSource) return source;

@@ -324,6 +324,12 @@ describe('FrameEncoder', () => {
       }
     });
 
+    it('takes ws\'s generateMask hook (fills a 4-byte buffer) as the mask source', () => {
+      const encoder = new FrameEncoder({ role: 'client', generateMask: (mask) => { mask.set([0x37, 0xfa, 0x21, 0x3d]); } });
+      encoder.write({ opcode: 1, payload: 'Hello' });
+      expect((encoder.read() as Buffer).toString('hex')).to.equal('818537fa213d7f9f4d5158');
+    });
+
     it('refuses a mask source that is not one, and a key that is not 4 bytes (WebSocketUsageError)', async () => {
       expect(() => new FrameEncoder({ role: 'client', maskSource: 42 as unknown as () => number })).to.throw(WebSocketUsageError);
       const encoder = new FrameEncoder({ role: 'client', maskSource: () => Buffer.alloc(3) });
