@@ -6,13 +6,14 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeFrame, text } from './craft';
+import { helloEcho } from './cases/helpers';
 import { selectCases, clientSuite, type ClientSuiteCase } from './cases/index';
 import type { ClientHandshakeCase } from './cases/client-handshake';
 import { buildResponse, checkRequest, type Head } from './http';
 import { readHead, runPool, within, writeAll } from './io';
 import { caseTimeouts, resolveTimeouts, runScript, type ConformanceOptions } from './runner';
 import { Session, type Timeouts } from './session';
-import { textReply, type CaseDef, type CaseResult, type Observed, type Verdict } from './types';
+import { type CaseDef, type CaseResult, type Observed, type Verdict } from './types';
 
 export interface ClientConformanceOptions extends ConformanceOptions {
   /** Loopback address the fuzzer listens on. Default 127.0.0.1. */
@@ -165,14 +166,7 @@ async function runHandshakeCase(c: ClientHandshakeCase, { socket, head, leftover
     const { verdict, notes } = judgeRefusal(session.log);
     return { ...failed(c, started, notes, 'refused', verdict), ending: session.log.some((e) => e.kind === 'tcp-end') ? 'tcp closed' : 'open' };
   }
-  const proof: CaseDef = {
-    id: c.id,
-    description: c.description,
-    async run(t) {
-      if (c.earlyFrame !== true) await t.send(text('Hello'));
-      return t.expectEcho([textReply('Hello')]);
-    },
-  };
+  const proof = helloEcho(c);
   const result = await runScript(proof, session, timeouts, started);
   if (c.checkRequest === true && problems.length > 0) {
     return { ...result, verdict: 'FAILED', notes: [...problems.map((p) => `request: ${p}`), ...result.notes] };

@@ -5,13 +5,14 @@
  */
 import type { Socket } from 'node:net';
 import { encodeFrame, text } from './craft';
+import { helloEcho } from './cases/helpers';
 import { selectCases, serverSuite, type ServerSuiteCase } from './cases/index';
 import type { ServerHandshakeCase } from './cases/handshake';
 import { buildRequest, checkResponse, DEFLATE_OFFER, header, newKey } from './http';
 import { connect, readHead, runPool, writeAll } from './io';
 import { judge } from './judge';
 import { DEFAULT_TIMEOUTS, Session, type Timeouts } from './session';
-import { textReply, worse, type CaseDef, type CaseResult, type Verdict } from './types';
+import { worse, type CaseDef, type CaseResult, type Verdict } from './types';
 
 export interface ConformanceOptions {
   /** Case ids or patterns (`1.*`, `7.9`, `6.4.1`); default all. */
@@ -207,14 +208,7 @@ async function runHandshakeCase(c: ServerHandshakeCase, target: Target, timeouts
   }
   // The connection must work: an echo and a clean close.
   const session = new Session(socket, 'client', { deflate: false }, timeouts, leftover);
-  const proof: CaseDef = {
-    id: c.id,
-    description: c.description,
-    async run(t) {
-      if (c.earlyFrame !== true) await t.send(text('Hello'));
-      return t.expectEcho([textReply('Hello')]);
-    },
-  };
+  const proof = helloEcho(c);
   const echoed = await runScript(proof, session, timeouts, started);
   return { ...echoed, ending: `${ending}, ${echoed.ending}`, notes: echoed.notes.map((n) => `after the 101: ${n}`) };
 }

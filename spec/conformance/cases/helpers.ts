@@ -2,7 +2,8 @@
  * Builders for the two shapes most cases have, so case tables stay one line per case:
  * send something and expect it echoed, or send something broken and expect the connection failed.
  */
-import type { CaseDef, Expectation, Expected, Sendable, SendOptions } from '../types';
+import { text } from '../craft';
+import { type CaseDef, type Expectation, type Expected, type Sendable, type SendOptions, textReply } from '../types';
 
 /** RFC 6455 §7.4.1 codes the cases expect. */
 export const PROTOCOL_ERROR = 1002;
@@ -86,4 +87,20 @@ export function size(bytes: number): string {
   if (bytes >= MiB && bytes % MiB === 0) return `${bytes / MiB} MiB`;
   if (bytes >= KiB && bytes % KiB === 0) return `${bytes / KiB} KiB`;
   return `${bytes} B`;
+}
+
+/**
+ * The proof that a connection works after its handshake: a text "Hello" echoed back, then a
+ * clean close. With `earlyFrame` the peer was already sent the "Hello" together with the
+ * handshake, so only the echo is awaited.
+ */
+export function helloEcho(c: { id: string; description: string; earlyFrame?: boolean }): CaseDef {
+  return {
+    id: c.id,
+    description: c.description,
+    async run(t) {
+      if (c.earlyFrame !== true) await t.send(text('Hello'));
+      return t.expectEcho([textReply('Hello')]);
+    },
+  };
 }
