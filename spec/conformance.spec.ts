@@ -524,27 +524,37 @@ function naiveEcho(socket: Socket, mask: boolean): (chunk: Buffer) => void {
   });
 }
 
+/**
+ * Gathers an HTTP head from `socket`; once it is complete, `onHead(head)` returns the handler for
+ * everything after it (the bytes that came with the head first).
+ */
+function afterHead(socket: Socket, onHead: (head: string) => (chunk: Buffer) => void): void {
+  let head = Buffer.alloc(0);
+  let onFrames: ((chunk: Buffer) => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    if (onFrames !== undefined) {
+      onFrames(chunk);
+      return;
+    }
+    head = Buffer.concat([head, chunk]);
+    const end = head.indexOf('\r\n\r\n');
+    if (end === -1) return;
+    onFrames = onHead(head.subarray(0, end).toString('latin1'));
+    onFrames(head.subarray(end + 4));
+  });
+}
+
 function startNaiveServer(options: { badAccept?: boolean } = {}): Promise<NaivePeer> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
-    let head = Buffer.alloc(0);
-    let onFrames: ((chunk: Buffer) => void) | undefined;
-    socket.on('data', (chunk: Buffer) => {
-      if (onFrames !== undefined) {
-        onFrames(chunk);
-        return;
-      }
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const key = /sec-websocket-key:[ \t]*(\S+)/i.exec(head.subarray(0, end).toString('latin1'))?.[1] ?? '';
+    afterHead(socket, (head) => {
+      const key = /sec-websocket-key:[ \t]*(\S+)/i.exec(head)?.[1] ?? '';
       const accept = options.badAccept === true ? 'bad' : createHash('sha1').update(key + GUID).digest('base64');
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-      onFrames = naiveEcho(socket, false);
-      onFrames(head.subarray(end + 4));
+      return naiveEcho(socket, false);
     });
   });
   return new Promise((resolve) => {
@@ -573,19 +583,7 @@ function naiveClient({ mask }: { mask: boolean }): ConnectAndEcho {
       socket.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
         + `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
     });
-    let head = Buffer.alloc(0);
-    let onFrames: ((chunk: Buffer) => void) | undefined;
-    socket.on('data', (chunk: Buffer) => {
-      if (onFrames !== undefined) {
-        onFrames(chunk);
-        return;
-      }
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      onFrames = naiveEcho(socket, mask);
-      onFrames(head.subarray(end + 4));
-    });
+    afterHead(socket, () => naiveEcho(socket, mask));
   });
 }
 
