@@ -7,8 +7,9 @@
  * one message). Both unmask in place, so every iteration is fed freshly copied bytes; the copy
  * happens in `refresh()`, outside the timed window.
  */
-import { FrameDecoder, FrameParser } from '../lib/decoder';
-import type { Frame } from '../lib/frame';
+import { FrameDecoder } from '../lib/frame/decoder';
+import { FrameParser } from '../lib/frame/parser';
+import type { Frame } from '../lib/frame/frame';
 import {
   chunksOf, type Comparison, compareAll, KiB, MiB, Prng, type Row, type Settings, type Side, sizeName,
   standalone, until, wireFrame,

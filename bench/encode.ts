@@ -10,9 +10,10 @@
  * of socket stand-in: a real Writable, as a net.Socket is, counting bytes in `write`/`writev`.
  */
 import { Writable } from 'node:stream';
-import { emitFrame, FrameEncoder } from '../lib/encoder';
-import type { FrameInput } from '../lib/frame';
-import { defaultMaskSource } from '../lib/mask';
+import { emitFrame } from '../lib/frame/serializer';
+import { FrameEncoder } from '../lib/frame/encoder';
+import type { FrameInput } from '../lib/frame/frame';
+import { defaultMaskSource } from '../lib/frame/mask';
 import {
   type Comparison, compareAll, KiB, OPCODE_BINARY, Prng, type Row, type Settings, type Side, sizeName,
   standalone, turn,

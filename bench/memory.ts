@@ -24,8 +24,8 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { FrameDecoder } from '../lib/decoder';
-import type { FramePiece } from '../lib/frame';
+import { FrameDecoder } from '../lib/frame/decoder';
+import type { FramePiece } from '../lib/frame/frame';
 import { KiB, MiB, Prng, type Row, type Settings, selected, standalone, turn } from './harness';
 
 const FRAME_BYTES = 1024 * MiB;

@@ -12,7 +12,7 @@
 import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { unmaskImplementation } from '../lib/mask';
+import { unmaskImplementation } from '../lib/frame/mask';
 import { benchDecode } from './decode';
 import { benchEcho } from './echo';
 import { benchEncode } from './encode';

@@ -8,7 +8,7 @@
  * reference: an unmask reads and writes each byte once, as a copy does (though in place, so one
  * buffer's worth of cache instead of two).
  */
-import { unmask, unmaskImplementation, unmaskJs } from '../lib/mask';
+import { unmask, unmaskImplementation, unmaskJs } from '../lib/frame/mask';
 import {
   type Comparison, compareAll, KiB, MiB, Prng, type Row, type Settings, type Side, sizeName, standalone,
 } from './harness';

@@ -7,9 +7,13 @@ import * as https from 'node:https';
 import type * as tls from 'node:tls';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE } from './constants';
 import { WebSocketProtocolError, WebSocketUsageError } from './errors';
-import { type ByteStream, type ConnectionOptions, deflateOptionsOf, WebSocket } from './connection';
-import { acceptDeflateResponse, deflateOffer, PERMESSAGE_DEFLATE, PerMessageDeflate } from './deflate';
-import { clientRequestHeaders, formatExtension, generateKey, validateUpgradeResponse } from './handshake';
+import { type ByteStream, WebSocket } from './connection/websocket';
+import { PERMESSAGE_DEFLATE, PerMessageDeflate } from './extensions/permessage-deflate';
+import { clientRequestHeaders, validateUpgradeResponse } from './handshake/client';
+import { formatExtension } from './handshake/headers';
+import { generateKey } from './handshake/keys';
+import { acceptDeflateResponse, deflateOffer } from './handshake/permessage-deflate';
+import { type ConnectionOptions, resolveConnectionOptions } from './session/config';
 
 export interface ClientOptions extends ConnectionOptions {
   /** Subprotocols to offer, in order of preference. */
@@ -60,8 +64,9 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
     const target = parseWebSocketUrl(url);
     const protocols = typeof options.protocols === 'string' ? [options.protocols] : options.protocols ?? [];
     const key = generateKey();
-    const ws = new WebSocket('client', options);
-    const deflateOptions = deflateOptionsOf(options);
+    const config = resolveConnectionOptions(options, 'client');
+    const ws = new WebSocket('client', undefined, config);
+    const deflateOptions = config.deflateOptions;
     const extensions = deflateOptions === undefined ? undefined : deflateOffer(deflateOptions);
     const headers = clientRequestHeaders({ key, protocols, origin: options.origin, headers: options.headers, extensions });
     const secure = target.protocol === 'wss:';
@@ -95,7 +100,7 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
         reject(err);
         return;
       }
-      ws.attach(socket, head, { protocol: agreed.protocol, extensions: agreed.extensions.map(formatExtension).join(', '), deflate });
+      ws.attach(socket, head, { protocol: agreed.protocol, extensions: agreed.extensions.map(formatExtension).join(', '), extension: deflate });
       resolve(ws);
     });
     request.on('response', (response: http.IncomingMessage) => {

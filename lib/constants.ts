@@ -107,16 +107,38 @@ export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 export const DEFAULT_CLOSE_TIMEOUT = 5_000;
 
 /**
- * Default number of messages an async iterator may lag behind before the socket is paused. Enough
- * to absorb bursts without a pause per message; small enough that the queue stays bounded (with
- * maxMessageSize, at most 64 x 64 MiB in the worst case, typically a few KiB).
+ * Default number of received messages held for a consumer that has not taken them yet (an async
+ * iterator lagging behind, or no listener yet) before the socket is paused; reading resumes at a
+ * quarter of it. Enough to absorb bursts without a pause per message; small enough that the
+ * queue stays bounded (with maxMessageSize, at most 64 x 64 MiB in the worst case, typically a
+ * few KiB).
  */
 export const DEFAULT_MAX_QUEUED_MESSAGES = 64;
 
 /**
- * Default largest outgoing buffer (bytes the socket has not yet taken) before the connection is
- * failed with 1008. `send()` returns false far earlier (at the socket's high-water mark); this
- * limit only stops an application that ignores that signal from exhausting memory on one slow
- * peer. 64 MiB holds one maximal message plus slack.
+ * Default outgoing memory (queued frames plus what the socket holds) above which a further send
+ * fails the connection with 1008. `send()` returns false far earlier (at the write high-water
+ * mark); this limit only stops an application that ignores that signal from exhausting memory on
+ * one slow peer. A single message is always accepted below it, so one maximal message fits.
  */
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 64 * 1024 * 1024;
+
+/**
+ * Default milliseconds between liveness checks of a connection (python-websockets' keepalive
+ * interval). A peer silent for a whole interval is pinged; a busy one never is. Without it, a
+ * peer whose machine vanished, or that stalls halfway through a frame, holds its connection open
+ * forever.
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL = 20_000;
+
+/**
+ * Default milliseconds a pinged peer has to send anything back before the connection is dropped
+ * with 1006 (python-websockets' ping timeout). Long enough for a congested mobile link.
+ */
+export const DEFAULT_HEARTBEAT_TIMEOUT = 20_000;
+
+/**
+ * Default outgoing bytes (queued plus held by the socket) above which `send()` returns false:
+ * Node's own stream high-water mark, so one message in flight per socket buffer.
+ */
+export const DEFAULT_WRITE_HIGH_WATER_MARK = 16 * 1024;

@@ -50,6 +50,8 @@ export const ERRORS = {
   WS_ERR_PEER_UNRESPONSIVE: spec(CloseCode.Abnormal, 'no pong from the peer within the heartbeat interval'),
   WS_ERR_CLOSE_TIMEOUT: spec(CloseCode.Abnormal, 'the closing handshake did not finish in time'),
   WS_ERR_CONNECTION_LOST: spec(CloseCode.Abnormal, 'the connection closed without a close frame'),
+  // The closeCode of this one is the code the connection actually closed with (see ConnectionClosedError).
+  WS_ERR_CONNECTION_CLOSED: spec(CloseCode.Abnormal, 'the connection closed with an error code'),
   WS_ERR_INTERNAL: spec(CloseCode.InternalError, 'internal error'),
 
   // Opening handshake, RFC 6455 §4. Close code 1002: the connection never opened.
@@ -125,7 +127,30 @@ export class WebSocketUsageError extends TypeError {
   }
 }
 
-/** True for errors raised by this library (either class). */
-export function isWebSocketError(err: unknown): err is WebSocketProtocolError | WebSocketUsageError {
-  return err instanceof WebSocketProtocolError || err instanceof WebSocketUsageError;
+/**
+ * The connection closed with a code other than 1000, 1001 or 1005: the peer closed with an error
+ * code (4000, 1011...), we failed the connection (1002, 1007, 1009...), or it was lost (1006). An
+ * async iterator over the connection ends by throwing it; a normal close ends it quietly.
+ */
+export class ConnectionClosedError extends Error {
+  readonly code: 'WS_ERR_CONNECTION_CLOSED' = 'WS_ERR_CONNECTION_CLOSED';
+  /** The code the connection closed with, as the 'close' event reports it. */
+  readonly closeCode: number;
+  /** The peer's close reason ('' when there was none). */
+  readonly reason: string;
+  /** Why it failed on our side, when it did: the protocol error, the lost connection... */
+  override readonly cause: Error | undefined;
+
+  constructor(closeCode: number, reason: string, cause?: Error) {
+    super(`${ERRORS.WS_ERR_CONNECTION_CLOSED.message}: ${closeCode}${reason === '' ? '' : ` ${reason}`}`);
+    this.name = 'ConnectionClosedError';
+    this.closeCode = closeCode;
+    this.reason = reason;
+    this.cause = cause;
+  }
+}
+
+/** True for errors raised by this library (any of its classes). */
+export function isWebSocketError(err: unknown): err is WebSocketProtocolError | WebSocketUsageError | ConnectionClosedError {
+  return err instanceof WebSocketProtocolError || err instanceof WebSocketUsageError || err instanceof ConnectionClosedError;
 }

@@ -1,7 +1,8 @@
 /**
- * Accepts WebSocket upgrades from node:http and node:https servers (attached, with path routing)
- * or from a standalone server of its own. The handshake rules live in handshake.ts; this module is
- * only the glue between Node's 'upgrade' event and a {@link WebSocket}.
+ * Accepts WebSocket upgrades from node:http and node:https servers (attached, with path routing),
+ * from a standalone server of its own, or from the application's own 'upgrade' listener
+ * (`noServer`). The handshake rules live in handshake/; this module is only the glue between
+ * Node's 'upgrade' event and a {@link WebSocket}.
  */
 import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
@@ -9,11 +10,15 @@ import type * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE } from './constants';
 import { WebSocketProtocolError, WebSocketUsageError } from './errors';
-import { type ByteStream, type ConnectionOptions, deflateOptionsOf, WebSocket } from './connection';
-import { negotiateDeflate, PerMessageDeflate } from './deflate';
+import { type ByteStream, WebSocket } from './connection/websocket';
+import { PerMessageDeflate } from './extensions/permessage-deflate';
+import { FIELD_VALUE_PATTERN } from './handshake/headers';
+import { negotiateDeflate } from './handshake/permessage-deflate';
 import {
   acceptResponse, checkOrigin, rejectionFor, rejectResponse, selectSubprotocol, validateUpgradeRequest,
-} from './handshake';
+} from './handshake/server';
+import { booleanOption, functionOption, numberOption, objectOption } from './options';
+import { type ConnectionOptions, resolveConnectionOptions, type SessionConfig } from './session/config';
 
 /** What a verifyClient hook sees. */
 export interface VerifyInfo {
@@ -35,6 +40,11 @@ export interface WebSocketServerOptions extends ConnectionOptions {
   port?: number;
   /** Standalone mode: address to bind. Default '127.0.0.1'. */
   host?: string;
+  /**
+   * No http server at all: the application's own 'upgrade' listener calls
+   * {@link WebSocketServer.handleUpgrade} (ws's option of the same name).
+   */
+  noServer?: boolean;
   /** Only upgrades to this path (or one of these) are handled. Default: every path. */
   path?: string | readonly string[];
   /**
@@ -42,6 +52,11 @@ export interface WebSocketServerOptions extends ConnectionOptions {
    * the offered ones. A protocol the application does not speak is never agreed to.
    */
   protocols?: readonly string[] | ((offered: readonly string[]) => string | undefined);
+  /**
+   * ws's hook: chooses a subprotocol from the offered ones, seeing the request. Returns the chosen
+   * one, or false for none. An answer the client did not offer is not agreed to.
+   */
+  handleProtocols?: (protocols: Set<string>, request: http.IncomingMessage) => string | false | undefined;
   /** Browser origins allowed to connect (exact match); others get 403. Default: any origin. */
   allowedOrigins?: readonly string[];
   /** Last say on each upgrade, e.g. for authentication. May be async. */
@@ -53,9 +68,37 @@ export interface WebSocketServerOptions extends ConnectionOptions {
   handshakeTimeout?: number;
   /** Standalone mode: largest request head in bytes (431 above it). Default 16 KiB. */
   maxHeaderSize?: number;
-  /** Extra headers for the 101 response. */
-  headers?: Record<string, string>;
+  /**
+   * Extra headers for the 101 response, or a function giving them per request. The `'headers'`
+   * event (ws's) can also change the response's lines.
+   */
+  headers?: Record<string, string> | ((request: http.IncomingMessage) => Record<string, string> | undefined);
+  /** Track open connections in {@link WebSocketServer.clients}. Default true. */
+  clientTracking?: boolean;
 }
+
+/** Events of a {@link WebSocketServer}, with their arguments. */
+export interface WebSocketServerEvents {
+  /** A connection opened (unless `handleUpgrade` was given a callback). */
+  connection: [ws: WebSocket, request: http.IncomingMessage];
+  /** Standalone mode: the server is listening. */
+  listening: [];
+  /**
+   * The 101 response is about to be written: `headers` are its lines (status line first), which a
+   * listener may change or add to (ws's event). Lines with CR or LF are refused.
+   */
+  headers: [headers: string[], request: http.IncomingMessage];
+  /** A handshake was refused (with the HTTP status in `error.status`). */
+  rejected: [error: Error, request: http.IncomingMessage];
+  /**
+   * The standalone http server failed, or a `'connection'` listener threw (the connection is then
+   * closed with 1011). Without a listener, the error is thrown, as Node's own servers do.
+   */
+  error: [error: Error];
+  close: [];
+}
+
+type ServerListener<K extends keyof WebSocketServerEvents> = (...args: WebSocketServerEvents[K]) => void;
 
 const kRoutes = Symbol('wsframe.routes');
 
@@ -69,31 +112,85 @@ function pathOf(url: string | undefined): string {
   return query === -1 ? raw : raw.slice(0, query);
 }
 
+/** Server options that are not connection options, checked once. */
+interface ServerConfig {
+  paths: readonly string[] | undefined;
+  handshakeTimeout: number;
+  maxHeaderSize: number;
+  clientTracking: boolean;
+}
+
+function resolveServerOptions(options: WebSocketServerOptions): ServerConfig {
+  const sources = [options.server !== undefined, options.port !== undefined, options.noServer === true].filter(Boolean).length;
+  if (sources !== 1) {
+    throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'give exactly one of server, port or noServer: true');
+  }
+  booleanOption('noServer', options.noServer, false);
+  if (options.port !== undefined) numberOption('port', options.port, 0, { integer: true, max: 65535 });
+  if (options.host !== undefined && typeof options.host !== 'string') {
+    throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'host must be a string');
+  }
+  const path: unknown = options.path;
+  const paths = path === undefined ? undefined : typeof path === 'string' ? [path] : path;
+  if (paths !== undefined && (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string'))) {
+    throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'path must be a string or an array of strings');
+  }
+  const protocols: unknown = options.protocols;
+  if (protocols !== undefined && typeof protocols !== 'function' &&
+    (!Array.isArray(protocols) || protocols.some((p) => typeof p !== 'string'))) {
+    throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'protocols must be an array of strings or a function');
+  }
+  functionOption('handleProtocols', options.handleProtocols);
+  functionOption('verifyClient', options.verifyClient);
+  const origins: unknown = options.allowedOrigins;
+  if (origins !== undefined && (!Array.isArray(origins) || origins.some((o) => typeof o !== 'string'))) {
+    throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'allowedOrigins must be an array of strings');
+  }
+  if (typeof options.headers !== 'function') {
+    const headers = objectOption<Record<string, unknown>>('headers', options.headers);
+    // Checked now, as the 101 would check them: a bad header fails here, not at each handshake.
+    if (headers !== undefined) acceptResponse('dGhlIHNhbXBsZSBub25jZQ==', { headers: headers as Record<string, string> });
+  }
+  return {
+    paths,
+    handshakeTimeout: numberOption('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, { min: 1, max: 2 ** 31 - 1, infinity: false }),
+    maxHeaderSize: numberOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE, { integer: true, min: 1, infinity: false }),
+    clientTracking: booleanOption('clientTracking', options.clientTracking, true),
+  };
+}
+
 /**
- * Accepts WebSocket connections. Events: `'connection'` (ws: WebSocket, req), `'listening'`
- * (standalone), `'rejected'` (error, req) for refused handshakes, `'error'`.
+ * Accepts WebSocket connections. Events: see {@link WebSocketServerEvents}. Every option is
+ * checked in the constructor (a `WebSocketUsageError` there), and every connection shares the
+ * resolved settings.
  */
 export class WebSocketServer extends EventEmitter {
-  /** Open connections. */
+  /** Open connections (empty with `clientTracking: false`). */
   readonly clients = new Set<WebSocket>();
   private readonly options: WebSocketServerOptions;
-  private readonly paths: readonly string[] | undefined;
-  private readonly httpServer: http.Server | https.Server;
+  private readonly server: ServerConfig;
+  /** The connection settings every accepted connection shares. */
+  private readonly config: SessionConfig;
+  private readonly httpServer: http.Server | https.Server | undefined;
   private readonly standalone: boolean;
   private closed = false;
 
-  /** @throws {WebSocketUsageError} when neither `server` nor `port` is given. */
+  /** @throws {WebSocketUsageError} for any invalid option. */
   constructor(options: WebSocketServerOptions) {
     super();
+    if (options === null || typeof options !== 'object') {
+      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'options must be an object');
+    }
+    this.server = resolveServerOptions(options);
+    this.config = resolveConnectionOptions(options, 'server');
     this.options = options;
-    this.paths = options.path === undefined ? undefined : typeof options.path === 'string' ? [options.path] : options.path;
     if (options.server !== undefined) {
       this.httpServer = options.server;
       this.standalone = false;
     } else if (options.port !== undefined) {
-      const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+      const timeout = this.server.handshakeTimeout;
       this.httpServer = http.createServer({
-        maxHeaderSize: options.maxHeaderSize ?? DEFAULT_MAX_HEADER_SIZE,
+        maxHeaderSize: this.server.maxHeaderSize,
         headersTimeout: timeout,
         requestTimeout: timeout,
         // Check the timeouts often, so a client dribbling its handshake is cut off on time.
@@ -107,30 +204,115 @@ export class WebSocketServer extends EventEmitter {
       this.httpServer.on('error', (err) => { this.emit('error', err); });
       this.httpServer.listen(options.port, options.host ?? '127.0.0.1', () => { this.emit('listening'); });
     } else {
-      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'give either server or port');
+      this.httpServer = undefined;
+      this.standalone = false;
     }
-    this.attach();
+    if (this.httpServer !== undefined) this.attach(this.httpServer);
   }
 
-  /** The bound address (standalone mode, once listening). */
+  override on<K extends keyof WebSocketServerEvents>(event: K, listener: ServerListener<K>): this;
+  override on(event: string | symbol, listener: (...args: never[]) => void): this;
+  override on(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  override once<K extends keyof WebSocketServerEvents>(event: K, listener: ServerListener<K>): this;
+  override once(event: string | symbol, listener: (...args: never[]) => void): this;
+  override once(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.once(event, listener as (...args: unknown[]) => void);
+  }
+
+  override off<K extends keyof WebSocketServerEvents>(event: K, listener: ServerListener<K>): this;
+  override off(event: string | symbol, listener: (...args: never[]) => void): this;
+  override off(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  override emit<K extends keyof WebSocketServerEvents>(event: K, ...args: WebSocketServerEvents[K]): boolean;
+  override emit(event: string | symbol, ...args: unknown[]): boolean;
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    return super.emit(event, ...args);
+  }
+
+  /** The bound address (standalone mode, once listening); null without an http server of its own. */
   address(): ReturnType<http.Server['address']> {
-    return this.httpServer.address();
+    return this.httpServer === undefined ? null : this.httpServer.address();
   }
 
   /** Whether this server handles upgrades to `url`. */
   handles(url: string | undefined): boolean {
-    return this.paths === undefined || this.paths.includes(pathOf(url));
+    return this.server.paths === undefined || this.server.paths.includes(pathOf(url));
   }
 
   /**
-   * Completes (or refuses) the opening handshake for one upgrade request and, on success, emits
-   * `'connection'`. Call it yourself from a custom 'upgrade' listener if you route requests your
-   * own way. Resolves to the connection, or undefined when refused.
+   * Completes (or refuses) the opening handshake for one upgrade request. On success the
+   * connection goes to `callback` when given (ws's signature: the application emits
+   * `'connection'` itself if it wants), else to the `'connection'` event. Call it from your own
+   * 'upgrade' listener (`noServer`), or let an attached server route requests here. Resolves to
+   * the connection, or undefined when refused.
+   *
+   * Once the 101 is written, no HTTP byte ever follows on that socket: an exception thrown by the
+   * `'connection'` listener or the callback closes the connection with 1011 and is emitted as the
+   * server's `'error'` (thrown when nobody listens, as Node's servers do).
    */
-  async handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<WebSocket | undefined> {
+  async handleUpgrade(
+    req: http.IncomingMessage, socket: Duplex, head: Buffer,
+    callback?: (ws: WebSocket, request: http.IncomingMessage) => void,
+  ): Promise<WebSocket | undefined> {
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'the callback must be a function');
+    }
+    const ws = await this.accept(req, socket, head);
+    if (ws === undefined) return undefined;
+    try {
+      if (callback !== undefined) callback(ws, req);
+      else this.emit('connection', ws, req);
+    } catch (error) {
+      // The application's own exception: never HTTP bytes into an open WebSocket, never swallowed.
+      if (ws.readyState === WebSocket.OPEN) ws.close(CloseCode.InternalError);
+      this.emit('error', error instanceof Error ? error : new Error(String(error)));
+    }
+    return ws;
+  }
+
+  /**
+   * Stops accepting upgrades and closes every connection with `code` (default 1001 "going away").
+   * A standalone server also stops listening. Resolves once all connections are closed; ws's
+   * callback form is accepted too.
+   */
+  async close(code: number | ((error?: Error) => void) = CloseCode.GoingAway, reason = ''): Promise<void> {
+    const done = typeof code === 'function' ? code : undefined;
+    const closeCode = typeof code === 'function' ? CloseCode.GoingAway : code;
+    this.closed = true;
+    const target = this.httpServer as (RoutedServer & (http.Server | https.Server)) | undefined;
+    const routes = target?.[kRoutes];
+    routes?.servers.delete(this);
+    if (target !== undefined && routes !== undefined && routes.servers.size === 0) {
+      target.removeListener('upgrade', routes.listener);
+      delete target[kRoutes];
+    }
+    const pending = [...this.clients].map((ws) => new Promise<void>((resolve) => {
+      ws.once('close', () => { resolve(); });
+      ws.close(closeCode, reason);
+    }));
+    if (this.standalone && this.httpServer !== undefined) {
+      const server = this.httpServer;
+      pending.push(new Promise<void>((resolve) => { server.close(() => { resolve(); }); }));
+    }
+    await Promise.all(pending);
+    this.emit('close');
+    done?.();
+  }
+
+  /** The handshake: validated, negotiated and answered, or refused with an HTTP status. */
+  private async accept(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<WebSocket | undefined> {
     // A reset during the handshake must not crash the process.
     const onError = (): void => { socket.destroy(); };
     socket.on('error', onError);
+    let response: string;
+    let protocol: string | undefined;
+    let deflate: PerMessageDeflate | undefined;
+    let extensions: string | undefined;
     try {
       if (this.closed) throw new WebSocketProtocolError('WS_ERR_HANDSHAKE_UNAVAILABLE');
       const upgrade = validateUpgradeRequest(req);
@@ -143,60 +325,65 @@ export class WebSocketServer extends EventEmitter {
           req, origin: upgrade.origin, secure: 'encrypted' in socket && socket.encrypted === true, protocols: upgrade.protocols,
         }));
         if (verdict !== true) {
-          this.refuse(socket, req, typeof verdict === 'object' ? verdict : { status: 403 });
+          this.refuse(socket, req, typeof verdict === 'object' && verdict !== null ? verdict : { status: 403 });
           return undefined;
         }
       }
       if (socket.destroyed) return undefined;
-      const supported = this.options.protocols;
-      const protocol = supported === undefined ? undefined : selectSubprotocol(upgrade.protocols, supported);
+      protocol = this.chooseProtocol(upgrade.protocols, req);
       // RFC 7692 §7.1: the first acceptable offer, or none (the connection runs uncompressed).
-      const deflateOptions = deflateOptionsOf(this.options);
-      const deflate = deflateOptions === undefined ? undefined : negotiateDeflate(upgrade.extensions, deflateOptions);
-      socket.write(acceptResponse(upgrade.key, { protocol, extensions: deflate?.response, headers: this.options.headers }));
-      socket.removeListener('error', onError);
-      const ws = new WebSocket('server', this.options);
-      ws.attach(socket as ByteStream, head, {
-        protocol,
-        extensions: deflate?.response,
-        deflate: deflate === undefined ? undefined : new PerMessageDeflate(deflate.params, 'server', deflateOptions),
-      });
-      this.clients.add(ws);
-      ws.once('close', () => { this.clients.delete(ws); });
-      this.emit('connection', ws, req);
-      return ws;
+      const deflateOptions = this.config.deflateOptions;
+      const negotiated = deflateOptions === undefined ? undefined : negotiateDeflate(upgrade.extensions, deflateOptions);
+      extensions = negotiated?.response;
+      deflate = negotiated === undefined ? undefined : new PerMessageDeflate(negotiated.params, 'server', deflateOptions);
+      const extra = typeof this.options.headers === 'function' ? this.options.headers(req) : this.options.headers;
+      response = this.finalHeaders(acceptResponse(upgrade.key, { protocol, extensions, headers: extra }), req);
     } catch (err) {
+      deflate?.close();
       if (!socket.destroyed) socket.end(rejectionFor(err));
-      this.emit('rejected', err, req);
+      this.emit('rejected', err instanceof Error ? err : new Error(String(err)), req);
       return undefined;
     }
+    // From here on the connection is accepted: nothing below may answer with HTTP.
+    socket.write(response);
+    socket.removeListener('error', onError);
+    const ws = new WebSocket('server', undefined, this.config);
+    ws.attach(socket as unknown as ByteStream, head, { protocol, extensions, extension: deflate });
+    if (this.server.clientTracking) {
+      this.clients.add(ws);
+      ws.once('close', () => { this.clients.delete(ws); });
+    }
+    return ws;
   }
 
-  /**
-   * Stops accepting upgrades and closes every connection with `code` (default 1001 "going away").
-   * A standalone server also stops listening. Resolves once all connections are closed.
-   */
-  async close(code: number = CloseCode.GoingAway, reason = ''): Promise<void> {
-    this.closed = true;
-    const routes = (this.httpServer as RoutedServer)[kRoutes];
-    routes?.servers.delete(this);
-    if (routes !== undefined && routes.servers.size === 0) {
-      this.httpServer.removeListener('upgrade', routes.listener);
-      delete (this.httpServer as RoutedServer)[kRoutes];
+  /** The subprotocol to agree on: one the client offered and the application speaks, or none. */
+  private chooseProtocol(offered: readonly string[], req: http.IncomingMessage): string | undefined {
+    const handler = this.options.handleProtocols;
+    if (handler !== undefined) {
+      if (offered.length === 0) return undefined;
+      const choice = handler(new Set(offered), req);
+      return typeof choice === 'string' && offered.includes(choice) ? choice : undefined;
     }
-    const pending = [...this.clients].map((ws) => new Promise<void>((resolve) => {
-      ws.once('close', () => { resolve(); });
-      ws.close(code, reason);
-    }));
-    if (this.standalone) {
-      pending.push(new Promise<void>((resolve) => { this.httpServer.close(() => { resolve(); }); }));
+    const supported = this.options.protocols;
+    return supported === undefined ? undefined : selectSubprotocol(offered, supported);
+  }
+
+  /** Lets `'headers'` listeners change the 101's lines; refuses lines that would inject headers. */
+  private finalHeaders(response: string, req: http.IncomingMessage): string {
+    if (this.listenerCount('headers') === 0) return response;
+    const lines = response.slice(0, -4).split('\r\n');
+    this.emit('headers', lines, req);
+    for (const line of lines) {
+      if (typeof line !== 'string' || !FIELD_VALUE_PATTERN.test(line)) {
+        throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'a header line from a headers listener has control characters');
+      }
     }
-    await Promise.all(pending);
+    return `${lines.join('\r\n')}\r\n\r\n`;
   }
 
   /** Registers this server with the one upgrade dispatcher of its http server. */
-  private attach(): void {
-    const target = this.httpServer as RoutedServer;
+  private attach(httpServer: http.Server | https.Server): void {
+    const target = httpServer as RoutedServer;
     let routes = target[kRoutes];
     if (routes === undefined) {
       const servers = new Set<WebSocketServer>();
@@ -209,25 +396,33 @@ export class WebSocketServer extends EventEmitter {
         }
         // Nobody here serves this path. If the application has its own 'upgrade' listener, the
         // request is theirs; otherwise answer rather than leave the socket hanging.
-        if (this.httpServer.listenerCount('upgrade') === 1) {
+        if (httpServer.listenerCount('upgrade') === 1) {
           socket.on('error', () => { socket.destroy(); });
           socket.end(rejectResponse(404, { message: 'no WebSocket endpoint at this path' }));
         }
       };
       routes = { servers, listener };
       target[kRoutes] = routes;
-      this.httpServer.on('upgrade', listener);
+      httpServer.on('upgrade', listener);
     }
     routes.servers.add(this);
   }
 
   private refuse(socket: Duplex, req: http.IncomingMessage, verdict: { status: number; message?: string; headers?: Record<string, string> }): void {
-    if (!socket.destroyed) socket.end(rejectResponse(verdict.status, { message: verdict.message, headers: verdict.headers }));
-    this.emit('rejected', new WebSocketProtocolError('WS_ERR_HANDSHAKE_FORBIDDEN', `status ${verdict.status}`), req);
+    let response: string;
+    try {
+      response = rejectResponse(verdict.status, { message: verdict.message, headers: verdict.headers });
+    } catch {
+      // The application's verdict is unusable (a status outside 300-599, a bad header): still refuse.
+      response = rejectResponse(403);
+    }
+    if (!socket.destroyed) socket.end(response);
+    const error = new WebSocketProtocolError('WS_ERR_HANDSHAKE_FORBIDDEN', `status ${verdict.status}`);
+    this.emit('rejected', error, req);
   }
 
   private withTimeout<T>(value: T | Promise<T>): Promise<T> {
-    const timeout = this.options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    const timeout = this.server.handshakeTimeout;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new WebSocketProtocolError('WS_ERR_HANDSHAKE_TIMEOUT')); }, timeout);
       Promise.resolve(value).then(

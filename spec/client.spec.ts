@@ -8,11 +8,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer as WsServer } from 'ws';
-import { acceptKey } from '../lib/handshake';
+import { acceptKey } from '../lib/handshake/keys';
 import { connect, parseWebSocketUrl } from '../lib/client';
 import { WebSocketProtocolError, WebSocketUsageError } from '../lib/errors';
 import { WebSocketServer } from '../lib/server';
-import type { WebSocket } from '../lib/connection';
+import type { WebSocket } from '../lib/connection/websocket';
 import { closed } from './support/peers';
 
 /** A raw TCP server answering every upgrade with `respond(key)`. */

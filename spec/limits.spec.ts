@@ -16,10 +16,10 @@ import * as net from 'node:net';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { startDemoServer, type DemoServer } from '../examples/demo-server';
-import { FrameParser } from '../lib/decoder';
-import { MessageParser } from '../lib/message';
+import { FrameParser } from '../lib/frame/parser';
+import { MessageParser } from '../lib/message/parser';
 import { ReadyState, WebSocketServer } from '../lib/index';
-import type { WebSocket } from '../lib/connection';
+import type { WebSocket } from '../lib/connection/websocket';
 import { wsServerReceiver, wsStatusCode, WS_SERVER_MAX_FRAGMENTS } from './fuzz/parsers';
 import { encodeFrameSpec, walkFrames } from './fuzz/wire';
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { CloseCode } from '../lib/constants';
 import { connect } from '../lib/client';
 import { WebSocketServer } from '../lib/server';
-import type { WebSocket } from '../lib/connection';
+import type { WebSocket } from '../lib/connection/websocket';
 import { closed, listen, nextConnection, RawClient, SAMPLE_KEY, upgradeRequest, withTimeout } from './support/peers';
 
 /** Sends raw bytes and resolves with everything the server answers until it closes. */

@@ -7,9 +7,10 @@
  * support/frames.ts), never produced by the code under test.
  */
 import { CloseCode, Opcode } from '../lib/constants';
-import type { DecoderRole, FrameDecoderOptions } from '../lib/decoder';
+import type { DecoderRole } from '../lib/frame/frame';
+import type { FrameDecoderOptions } from '../lib/frame/decoder';
 import type { ErrorCode } from '../lib/errors';
-import type { Frame } from '../lib/frame';
+import type { Frame } from '../lib/frame/frame';
 import { hex, keyBytes, maskBytes, pattern } from './support/frames';
 
 export interface FrameVector {

@@ -4,11 +4,8 @@
  * its bugs. Only masking comes from lib/mask.ts, which has its own byte-wise reference tests.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  FIN_BIT, LENGTH_16_MARKER, LENGTH_64_MARKER, MASK_BIT, MASK_KEY_LENGTH, MAX_16BIT_LENGTH, MAX_7BIT_LENGTH,
-  Opcode, OPCODE_MASK,
-} from '../../lib/constants';
-import { maskInto } from '../../lib/mask';
+import { FIN_BIT, LENGTH_16_MARKER, LENGTH_64_MARKER, MASK_BIT, MASK_KEY_LENGTH, MAX_16BIT_LENGTH, MAX_7BIT_LENGTH, Opcode, OPCODE_MASK } from '../../lib/constants';
+import { maskInto } from '../../lib/frame/mask';
 import type { FrameSpec, Role, Sendable } from './types';
 
 /** A frame with no payload and the given opcode, for tables of one-line cases. */

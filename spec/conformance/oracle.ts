@@ -8,10 +8,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { constants as zlib, inflateRawSync } from 'node:zlib';
-import {
-  FIN_BIT, LENGTH_16_MARKER, LENGTH_64_MARKER, LENGTH_MASK, MASK_BIT, MASK_KEY_LENGTH, MAX_16BIT_LENGTH,
-  MAX_7BIT_LENGTH, MAX_CONTROL_PAYLOAD, Opcode, OPCODE_MASK, RSV1_BIT, RSV2_BIT, RSV3_BIT,
-} from '../../lib/constants';
+import { FIN_BIT, LENGTH_16_MARKER, LENGTH_64_MARKER, LENGTH_MASK, MASK_BIT, MASK_KEY_LENGTH, MAX_16BIT_LENGTH, MAX_7BIT_LENGTH, MAX_CONTROL_PAYLOAD, Opcode, OPCODE_MASK, RSV1_BIT, RSV2_BIT, RSV3_BIT } from '../../lib/constants';
 import type { Observed, Role } from './types';
 
 /** RFC 7692 §7.2.2: the receiver appends these 4 octets before inflating a message. */

@@ -13,8 +13,8 @@
  * produced it, so a disagreement can be pinned to one frame.
  */
 import * as path from 'node:path';
-import { FrameParser } from '../../lib/decoder';
-import { MessageParser } from '../../lib/message';
+import { FrameParser } from '../../lib/frame/parser';
+import { MessageParser } from '../../lib/message/parser';
 import { chunksOf, frameAt, type WalkedFrame } from './wire';
 
 /** A differential test case: bytes as a client would send them, how they are cut, the limit. */

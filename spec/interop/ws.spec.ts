@@ -8,9 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WsSocket, { WebSocketServer as WsServer } from 'ws';
-import {
-  connect, type ClientOptions, type WebSocket, WebSocketServer, type WebSocketServerOptions,
-} from '../../lib/index';
+import { connect, type ClientOptions, type WebSocket, WebSocketServer, type WebSocketServerOptions } from '../../lib/index';
 import { BOUNDARY_LENGTHS, binaryOfBytes, next, textOfBytes, within } from './helpers';
 
 // --- peers -----------------------------------------------------------------------------------

@@ -8,11 +8,12 @@
  */
 import type { EventEmitter } from 'node:events';
 import fc from 'fast-check';
-import { FrameDecoder, type FrameDecoderOptions, FrameParser } from '../../lib/decoder';
-import { FrameEncoder, type FrameEncoderOptions } from '../../lib/encoder';
+import { FrameDecoder, type FrameDecoderOptions } from '../../lib/frame/decoder';
+import { FrameParser } from '../../lib/frame/parser';
+import { FrameEncoder, type FrameEncoderOptions } from '../../lib/frame/encoder';
 import { WebSocketProtocolError } from '../../lib/errors';
-import { type Frame, type FrameInput, isFramePiece } from '../../lib/frame';
-import type { MaskSource } from '../../lib/mask';
+import { type Frame, type FrameInput, isFramePiece } from '../../lib/frame/frame';
+import type { MaskSource } from '../../lib/frame/mask';
 
 /** Bytes from hex text; spaces and line breaks are ignored. */
 export function hex(text: string): Buffer {

@@ -5,11 +5,11 @@
 import * as net from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { FrameDecoder } from '../../lib/decoder';
-import { encodeFrame } from '../../lib/encoder';
-import type { Frame, FrameInput } from '../../lib/frame';
+import { FrameDecoder } from '../../lib/frame/decoder';
+import { encodeFrame } from '../../lib/frame/serializer';
+import type { Frame, FrameInput } from '../../lib/frame/frame';
 import { WebSocketServer, type WebSocketServerOptions } from '../../lib/server';
-import type { WebSocket } from '../../lib/connection';
+import type { WebSocket } from '../../lib/connection/websocket';
 
 /** A standalone server on an ephemeral loopback port. */
 export async function listen(options: Omit<WebSocketServerOptions, 'port'> = {}): Promise<{ wss: WebSocketServer; port: number; url: string }> {

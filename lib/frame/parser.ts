@@ -1,28 +1,18 @@
 /**
-
- * FrameDecoder: bytes in, Frame objects out. The parsing itself lives in FrameParser, a sans-I/O
- * state machine that any caller can drive synchronously; FrameDecoder only adapts it to a
- * readable-stream Transform.
+ * FrameParser: the sans-I/O frame state machine (RFC 6455 §5.2). Feed it bytes in any chunking;
+ * it hands every frame (or, for long frames, every piece of one) to a sink. The FrameDecoder
+ * Transform and the connection session both drive it directly.
  */
 import {
   DEFAULT_MAX_PAYLOAD, FIN_BIT, LENGTH_16_MARKER, LENGTH_64_MARKER, MASK_BIT, MASK_KEY_LENGTH,
   MAX_16BIT_LENGTH, MAX_7BIT_LENGTH, MAX_HEADER_LENGTH, OPCODE_MASK, RSV1_BIT, RSV2_BIT, RSV3_BIT,
-} from './constants';
-import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from './errors';
-import { checkFirstBytes, type Frame, type FramePiece, readUint32, rsvMask } from './frame';
+} from '../constants';
+import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../errors';
+import { numberOption } from '../options';
+import { checkFirstBytes, type DecoderRole, type Frame, type FramePiece, readUint32, rsvMask } from './frame';
 import { maskInto, maskSmall, rotateKey, unmask } from './mask';
-import { SyncTransform, type TransformCallback } from './transform';
 
-
-/**
- * Whose frames are being decoded. `'server'`: we are the server, so peer frames MUST be masked;
- * `'client'`: peer frames MUST NOT be masked (RFC 6455 §5.1). `'any'`: accept both, for custom
- * protocols that reuse the framing over IPC or other trusted byte streams.
- */
-export type Role = 'server' | 'client';
-export type DecoderRole = Role | 'any';
-
-export interface FrameDecoderOptions {
+export interface FrameParserOptions {
   /** Default `'server'`. */
   role?: DecoderRole;
   /**
@@ -45,8 +35,6 @@ export interface FrameDecoderOptions {
    * their bytes arrive, so memory does not grow with the frame. Default `Infinity` (whole frames).
    */
   streamingThreshold?: number;
-  /** Object high-water mark of the readable side. Default 16 frames (Node's object-mode default). */
-  readableHighWaterMark?: number;
 }
 
 /** Receives what {@link FrameParser} decodes. */
@@ -65,11 +53,11 @@ const enum State {
 }
 
 /**
- * A payload up to this size is allocated in full when it starts to span chunks; beyond it the
- * buffer grows with what actually arrived, so a peer announcing a huge frame and sending a
- * trickle cannot make us reserve the whole announced size.
+ * Smallest buffer a payload spanning chunks is copied into. Beyond it the buffer grows with what
+ * actually arrived (at most doubling, never to the announced length at once), so a peer
+ * announcing a huge frame and sending a trickle, or nothing, makes us reserve nothing.
  */
-const EAGER_ALLOCATION = 1024 * 1024;
+const MIN_SPANNING_CAPACITY = 1024;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -92,12 +80,13 @@ function view(chunk: Buffer, start: number, length: number): Buffer {
     : new FastView(chunk.buffer, chunk.byteOffset + start, length);
 }
 
-function positiveLimit(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-    throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `${name} must be a non-negative number`);
-  }
-  return value;
+/**
+ * Capacity for a payload spanning chunks that now needs `needed` bytes when `current` are
+ * allocated, never past `limit`: double what arrived or what is held (so copies stay linear in the
+ * payload size), never the announced length just because a header said so.
+ */
+export function spanningCapacity(needed: number, current: number, limit: number): number {
+  return Math.min(limit, Math.max(MIN_SPANNING_CAPACITY, needed * 2, current * 2));
 }
 
 /**
@@ -118,6 +107,8 @@ export class FrameParser {
 
   private state = State.Header;
   private error: WebSocketProtocolError | undefined;
+  /** A sink asked to stop after the frame it was given: the rest of the chunk waits for resume(). */
+  private paused = false;
 
   // The chunk being parsed and the read position in it.
   private chunk: Buffer = EMPTY;
@@ -125,8 +116,9 @@ export class FrameParser {
   /** Stream offset of chunk[0]. */
   private base = 0;
 
-  // Header bytes that arrived split across chunks, and where complete header bytes are read from.
-  private readonly stash = Buffer.alloc(MAX_HEADER_LENGTH);
+  // Header bytes that arrived split across chunks (allocated on the first split: an idle
+  // connection holds none), and where complete header bytes are read from.
+  private stash: Buffer | undefined;
   private stashed = 0;
   private src: Buffer = EMPTY;
 
@@ -139,7 +131,8 @@ export class FrameParser {
   private received = 0;
   private payload: Buffer | undefined;
 
-  constructor(options: FrameDecoderOptions, sink: FrameSink) {
+  /** @throws {WebSocketUsageError} on invalid options. */
+  constructor(options: FrameParserOptions, sink: FrameSink) {
     const role = options.role ?? 'server';
     if (role !== 'server' && role !== 'client' && role !== 'any') {
       throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server', 'client' or 'any'`);
@@ -147,9 +140,9 @@ export class FrameParser {
     this.sink = sink;
     this.requireMask = role === 'server' ? true : role === 'client' ? false : undefined;
     this.allowedRsv = rsvMask(options.allowRsv1 === true, options.allowRsv2 === true, options.allowRsv3 === true);
-    this.maxPayload = positiveLimit('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD);
+    this.maxPayload = numberOption('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD);
     this.allowNonMinimal = options.allowNonMinimalLength === true;
-    this.streamingThreshold = positiveLimit('streamingThreshold', options.streamingThreshold, Infinity);
+    this.streamingThreshold = numberOption('streamingThreshold', options.streamingThreshold, Infinity);
   }
 
   /** Bytes consumed so far: the stream offset of the next byte. */
@@ -162,16 +155,44 @@ export class FrameParser {
     return this.state === State.Header && this.stashed === 0;
   }
 
+  /** True while a sink's {@link pause} holds the rest of a chunk. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   /**
    * Parses `chunk`, handing every completed frame to the sink before returning. Returns the
    * protocol error that stopped parsing, if any; every frame before the bad byte was delivered.
+   * @throws {WebSocketUsageError} `WS_ERR_INVALID_STATE` while paused (call {@link resume}).
    */
   write(chunk: Buffer): WebSocketProtocolError | undefined {
     if (this.state === State.Failed) return this.error;
+    if (this.paused) throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the frame parser is paused');
     this.base += this.pos;
     this.chunk = chunk;
     this.pos = 0;
+    return this.parse();
+  }
+
+  /**
+   * Called by a sink while it handles a frame: parsing stops after that frame, and the rest of the
+   * chunk is kept (one chunk, nothing copied) until {@link resume}. Lets a consumer that must wait
+   * (an asynchronous inflate, a time slice used up) stop without buffering frames it cannot take.
+   */
+  pause(): void {
+    if (this.state !== State.Failed) this.paused = true;
+  }
+
+  /** Continues the chunk a {@link pause} held; returns like {@link write}. */
+  resume(): WebSocketProtocolError | undefined {
+    if (!this.paused) return this.state === State.Failed ? this.error : undefined;
+    this.paused = false;
+    return this.parse();
+  }
+
+  private parse(): WebSocketProtocolError | undefined {
     const error = this.run();
+    if (this.paused) return undefined;
     // Drop every reference to the chunk (src may point into it): between writes the parser holds
     // only the header stash and one payload buffer, so a trickle of chunks cannot be pinned.
     this.chunk = EMPTY;
@@ -187,7 +208,7 @@ export class FrameParser {
   }
 
   private run(): WebSocketProtocolError | undefined {
-    for (;;) {
+    while (!this.paused) {
       switch (this.state) {
         case State.Header:
           if (!this.readHeader()) return this.error;
@@ -208,6 +229,7 @@ export class FrameParser {
           return this.error;
       }
     }
+    return undefined;
   }
 
   /**
@@ -225,13 +247,13 @@ export class FrameParser {
     const count = Math.min(n - this.stashed, available);
     // At most 14 bytes: a plain loop is cheaper than a native copy call.
     const chunk = this.chunk;
-    const stash = this.stash;
+    const stash = this.stash ??= Buffer.allocUnsafe(MAX_HEADER_LENGTH);
     for (let i = 0; i < count; i++) stash[this.stashed + i] = chunk[this.pos + i];
     this.stashed += count;
     this.pos += count;
     if (this.stashed < n) return -1;
     this.stashed = 0;
-    this.src = this.stash;
+    this.src = stash;
     return 0;
   }
 
@@ -337,12 +359,11 @@ export class FrameParser {
 
     const count = Math.min(length - this.received, available);
     let payload = this.payload;
-    if (payload === undefined) {
-      payload = Buffer.allocUnsafe(Math.min(length, Math.max(EAGER_ALLOCATION, count)));
-    } else if (payload.length < this.received + count) {
-      // Grow with what arrived (at least doubling, so copies stay linear in the frame size).
-      const grown = Buffer.allocUnsafe(Math.min(length, Math.max(payload.length * 2, this.received + count)));
-      payload.copy(grown, 0, 0, this.received);
+    const needed = this.received + count;
+    if (payload === undefined || payload.length < needed) {
+      // Grow with what arrived (doubling, so copies stay linear in the frame size).
+      const grown = Buffer.allocUnsafe(spanningCapacity(needed, payload === undefined ? 0 : payload.length, length));
+      if (payload !== undefined) payload.copy(grown, 0, 0, this.received);
       payload = grown;
     }
     this.payload = payload;
@@ -411,44 +432,9 @@ export class FrameParser {
 
   private fail(code: ErrorCode, offset: number): WebSocketProtocolError {
     this.state = State.Failed;
+    this.paused = false;
     this.payload = undefined;
     this.error = new WebSocketProtocolError(code, `at byte ${offset}`, offset);
     return this.error;
-  }
-}
-
-/**
- * A Transform from wire bytes (any chunking) to {@link Frame} objects.
- *
- * Protocol violations destroy the stream with a {@link WebSocketProtocolError} carrying
- * `closeCode`, `code` and `offset`; every frame completed before the bad byte is pushed first,
- * and the error is emitted once those frames have been read (so a paused reader loses none).
- *
- * @throws {WebSocketUsageError} on invalid options.
- */
-export class FrameDecoder extends SyncTransform {
-  /** The underlying sans-I/O parser (read-only use: `position`, `idle`). */
-  readonly parser: FrameParser;
-
-  constructor(options: FrameDecoderOptions = {}) {
-    super({
-      readableObjectMode: true,
-      writableObjectMode: false,
-      readableHighWaterMark: options.readableHighWaterMark ?? 16,
-    });
-    this.parser = new FrameParser(options, { frame: (frame) => { this.push(frame); } });
-  }
-
-  // The hot path: parse straight from write(), no per-chunk closure (see SyncTransform).
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.complete(callback, this.parser.write(chunk));
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.settle(callback, this.parser.write(chunk));
-  }
-
-  override _flush(callback: TransformCallback): void {
-    this.settle(callback, this.parser.end());
   }
 }

@@ -1,13 +1,10 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { MAX_HEADER_LENGTH, Opcode, RSV1_BIT, RSV2_BIT, RSV3_BIT } from '../lib/constants';
-import type { ErrorCode } from '../lib/errors';
-import {
-  checkFirstBytes, checkOutgoing, firstByte, type Frame, type FramePiece, headerLength, isControlOpcode,
-  isFramePiece, isKnownOpcode, parseHeader, readUint32, rsvMask, writeHeader,
-} from '../lib/frame';
-import { hex } from './support/frames';
-import { frameVectors, headerSize } from './vectors';
+import { MAX_HEADER_LENGTH, Opcode, RSV1_BIT, RSV2_BIT, RSV3_BIT } from '../../lib/constants';
+import type { ErrorCode } from '../../lib/errors';
+import { checkFirstBytes, checkOutgoing, firstByte, type Frame, type FramePiece, headerLength, isControlOpcode, isFramePiece, isKnownOpcode, parseHeader, readUint32, rsvMask, writeHeader } from '../../lib/frame/frame';
+import { hex } from '../support/frames';
+import { frameVectors, headerSize } from '../vectors';
 
 const ALL_RSV = RSV1_BIT | RSV2_BIT | RSV3_BIT;
 

@@ -1,13 +1,15 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
-import { CloseCode, Opcode } from '../lib/constants';
-import { WebSocketProtocolError, WebSocketUsageError } from '../lib/errors';
-import { ReadyState, WebSocket } from '../lib/connection';
-import { connect } from '../lib/client';
-import { encodeFrame } from '../lib/encoder';
-import { parseClosePayload } from '../lib/message';
-import type { WebSocketServer } from '../lib/server';
-import { closed, listen, nextConnection, RawClient, upgradeRequest, withTimeout } from './support/peers';
+import { CloseCode, Opcode } from '../../lib/constants';
+import { ConnectionClosedError, WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
+import { ReadyState, type Session } from '../../lib/session/session';
+import { WebSocket } from '../../lib/connection/websocket';
+import { FrameDecoder } from '../../lib/frame/decoder';
+import { connect } from '../../lib/client';
+import { encodeFrame } from '../../lib/frame/serializer';
+import { parseClosePayload } from '../../lib/message/close';
+import type { WebSocketServer } from '../../lib/server';
+import { closed, listen, nextConnection, RawClient, upgradeRequest, withTimeout } from '../support/peers';
 
 function closeCodeOf(client: RawClient): number | undefined {
   const frame = client.frames.find((f) => f.opcode === Opcode.Close);
@@ -222,8 +224,9 @@ describe('WebSocket connection', () => {
       const client = await raw();
       const server = await serverSide;
       server.on('error', () => { /* expected */ });
-      // White-box: an error that is not a protocol violation surfaces from inside the pipeline.
-      (server as unknown as { messageDecoder: { destroy(e: Error): void } }).messageDecoder.destroy(new Error('secret internals'));
+      // White-box: an error that is not a protocol violation surfaces inside the session.
+      (server as unknown as { session: Session }).session.fail(new Error('secret internals'));
+      server.resume(); // applies the session's outputs
       await client.until(() => client.ended, 'TCP close');
       const frame = client.frames.find((f) => f.opcode === Opcode.Close);
       expect(frame).to.not.equal(undefined);
@@ -265,8 +268,11 @@ describe('WebSocket connection', () => {
       const serverSide = nextConnection(wss);
       const ws = await connect(url);
       const server = await serverSide;
-      // Spy on the server's frame decoder output: every frame from a client arrives masked.
-      (server as unknown as { frameDecoder: NodeJS.EventEmitter }).frameDecoder.on('data', (f: { masked: boolean }) => frames.push(f.masked));
+      // Spy on the bytes the server receives (a copy, before the session unmasks them in place):
+      // every frame from a client arrives masked.
+      const spy = new FrameDecoder({ role: 'any' });
+      spy.on('data', (f: { masked: boolean }) => frames.push(f.masked));
+      (server as unknown as { socket: NodeJS.EventEmitter }).socket.prependListener('data', (chunk: Buffer) => { spy.write(Buffer.from(chunk)); });
       const got = once(server, 'message');
       ws.ping('x');
       ws.send(Buffer.alloc(70000));
@@ -343,7 +349,8 @@ describe('WebSocket connection', () => {
       } catch (err) {
         error = err;
       }
-      expect(error).to.be.instanceOf(WebSocketProtocolError).with.property('closeCode', 1002);
+      expect(error).to.be.instanceOf(ConnectionClosedError).with.property('closeCode', 1002);
+      expect((error as ConnectionClosedError).cause).to.be.instanceOf(WebSocketProtocolError).with.property('code', 'WS_ERR_EXPECTED_MASK');
     });
   });
 
@@ -372,16 +379,30 @@ describe('WebSocket connection', () => {
       ws.close();
     });
 
-    it('drains a streamed message nobody listens for, and keeps going', async () => {
+    it('holds a streamed message nobody listens for (reading stops) until a listener takes it', async () => {
       await wss.close();
       ({ wss, port, url } = await listen({ streamMessages: true }));
       const serverSide = nextConnection(wss);
       const ws = await connect(url);
       const server = await serverSide;
-      const pong = once(server, 'ping');
-      ws.send(Buffer.alloc(256 * 1024));
+      let pinged = false;
+      server.on('ping', () => { pinged = true; });
+      const ping = once(server, 'ping');
+      ws.send(Buffer.alloc(256 * 1024, 7));
       ws.ping('after');
-      expect((await withTimeout(pong, 5000, 'the ping after the message'))[0].toString()).to.equal('after');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The message's stream filled up with nobody reading it: the socket is not read, so the
+      // ping behind the message has not been seen.
+      expect(pinged).to.equal(false);
+      const received = new Promise<number>((resolve) => {
+        server.on('stream', (stream: NodeJS.ReadableStream) => {
+          let bytes = 0;
+          stream.on('data', (part: Buffer) => { bytes += part.length; });
+          stream.on('end', () => { resolve(bytes); });
+        });
+      });
+      expect(await withTimeout(received, 5000, 'the held stream')).to.equal(256 * 1024);
+      expect((await withTimeout(ping, 5000, 'the ping after the message'))[0].toString()).to.equal('after');
       ws.close();
     });
   });

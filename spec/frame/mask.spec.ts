@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { FixedMaskSource, maskInto, RandomMaskSource, unmask } from '../lib/mask';
-import { unmaskJs } from '../lib/mask';
+import { FixedMaskSource, maskInto, RandomMaskSource, unmask } from '../../lib/frame/mask';
+import { unmaskJs } from '../../lib/frame/mask';
 
 /** Byte-at-a-time reference: RFC 6455 §5.3, octet i XOR key octet (i mod 4). */
 function reference(bytes: Uint8Array, key: number, phase: number): Buffer {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { hasNativeUtf8Validation, isValidUtf8, Utf8Validator } from '../lib/utf8';
+import { hasNativeUtf8Validation, isValidUtf8, Utf8Validator } from '../../lib/message/utf8';
 
 /**
  * Reference validator written straight from the Unicode Standard's Table 3-7 ("Well-Formed UTF-8

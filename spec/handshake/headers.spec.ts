@@ -1,14 +1,12 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { GUID } from '../lib/constants';
-import { ERRORS, type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../lib/errors';
-import {
-  acceptKey, acceptResponse, checkOrigin, clientRequestHeaders, type ExtensionOffer, formatExtension,
-  formatExtensions, generateKey, type HeaderRecord, isToken, isValidKey, parseExtensions, parseTokenList,
-  rejectionFor, rejectResponse, selectSubprotocol, type UpgradeRequestInfo, type UpgradeResponseInfo,
-  validateUpgradeRequest, validateUpgradeResponse,
-} from '../lib/handshake';
+import { GUID } from '../../lib/constants';
+import { ERRORS, type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
+import { acceptKey, generateKey, isValidKey } from '../../lib/handshake/keys';
+import { acceptResponse, checkOrigin, rejectionFor, rejectResponse, selectSubprotocol, type UpgradeRequestInfo, validateUpgradeRequest } from '../../lib/handshake/server';
+import { clientRequestHeaders, type UpgradeResponseInfo, validateUpgradeResponse } from '../../lib/handshake/client';
+import { type ExtensionOffer, formatExtension, formatExtensions, type HeaderRecord, isToken, parseExtensions, parseTokenList } from '../../lib/handshake/headers';
 
 // --- Fixtures and helpers ----------------------------------------------------------------------
 

@@ -5,8 +5,19 @@
 import {
   FIN_BIT, LENGTH_16_MARKER, LENGTH_64_MARKER, MASK_BIT, MASK_KEY_LENGTH, MAX_16BIT_LENGTH,
   MAX_7BIT_LENGTH, MAX_CONTROL_PAYLOAD, Opcode, RSV1_BIT, RSV2_BIT, RSV3_BIT,
-} from './constants';
-import type { ErrorCode } from './errors';
+} from '../constants';
+import type { ErrorCode } from '../errors';
+
+/**
+ * Which end of the connection this side is. `'server'`: peer frames MUST be masked and ours are
+ * not; `'client'`: the reverse (RFC 6455 §5.1).
+ */
+export type Role = 'server' | 'client';
+/**
+ * A decoder's role: a {@link Role}, or `'any'` to accept masked and unmasked frames alike, for
+ * custom protocols that reuse the framing over IPC or other trusted byte streams.
+ */
+export type DecoderRole = Role | 'any';
 
 /** One decoded frame. `payload` is always unmasked. */
 export interface Frame {

@@ -53,9 +53,10 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
-import type { Role } from './decoder';
-import { WebSocketProtocolError, WebSocketUsageError } from './errors';
-import { type ExtensionOffer, formatExtension } from './handshake';
+import { RSV1_BIT } from '../constants';
+import { WebSocketProtocolError, WebSocketUsageError } from '../errors';
+import type { Role } from '../frame/frame';
+import { type ExtensionCallback, type MessageExtension } from '../message/extension';
 
 // --- Constants -------------------------------------------------------------------------------
 
@@ -63,13 +64,13 @@ import { type ExtensionOffer, formatExtension } from './handshake';
 export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 
 /** RFC 7692 §7.1.2.1/§7.1.2.2: window bits are 8-15; absent means 15 (a 32 KiB window). */
-const MIN_WINDOW_BITS = 8;
-const MAX_WINDOW_BITS = 15;
+export const MIN_WINDOW_BITS = 8;
+export const MAX_WINDOW_BITS = 15;
 /**
  * RFC 7692 §7.1.2.1 ABNF: the value is one of "8" ... "15", so no leading zeroes, no sign and no
  * exponent. A quoted value has already been unquoted by the extension parser (RFC 6455 §9.1).
  */
-const WINDOW_BITS_PATTERN = /^(?:[89]|1[0-5])$/;
+export const WINDOW_BITS_PATTERN = /^(?:[89]|1[0-5])$/;
 /**
  * zlib refuses 8 window bits for a raw deflate stream, and Node silently raises them to 9. A
  * compressor agreed to 8 therefore runs zlib at 9 with the Z_RLE strategy, which zlib documents as
@@ -174,14 +175,7 @@ export interface DeflateParams {
   clientMaxWindowBits: number;
 }
 
-/** A server's decision on an offer: the agreed parameters and the Sec-WebSocket-Extensions element to answer with. */
-export interface DeflateNegotiation {
-  params: DeflateParams;
-  /** The response element, e.g. `permessage-deflate; server_no_context_takeover`. */
-  response: string;
-}
-
-interface Config {
+export interface DeflateConfig {
   serverNoContextTakeover: boolean;
   clientNoContextTakeover: boolean;
   serverMaxWindowBits: number | undefined;
@@ -214,7 +208,7 @@ function windowBitsOption(name: string, value: unknown): number | undefined {
 }
 
 /** Validates options once, whichever function received them. @throws {WebSocketUsageError} */
-function checkOptions(options: DeflateOptions | undefined): Config {
+export function resolveDeflateOptions(options: DeflateOptions | undefined): DeflateConfig {
   if (options === null || (options !== undefined && typeof options !== 'object')) misuse('options must be an object');
   const o = options ?? {};
   const threshold = o.threshold ?? DEFAULT_THRESHOLD;
@@ -239,194 +233,7 @@ function checkOptions(options: DeflateOptions | undefined): Config {
  *   no_context_takeover flag that is not a boolean.
  */
 export function checkDeflateOptions(options?: DeflateOptions): void {
-  checkOptions(options);
-}
-
-// --- Parameters of one offer or response -----------------------------------------------------
-
-/** The parameters of one permessage-deflate element, checked against RFC 7692 §7.1. */
-interface ElementParams {
-  serverNoContextTakeover: boolean;
-  clientNoContextTakeover: boolean;
-  serverMaxWindowBits: number | undefined;
-  /** `true`: given without a value, which only an offer may do (§7.1.2.2). */
-  clientMaxWindowBits: number | true | undefined;
-}
-
-/**
- * Reads an element's parameters. Returns why they are invalid instead of throwing: a server
- * declines such an offer, while a client fails the connection on such a response (RFC 7692 §7,
- * which lists a parameter given twice among the reasons).
- */
-function readElement(element: ExtensionOffer, isOffer: boolean): ElementParams | string {
-  if (element.duplicateParams !== undefined) return `parameter ${element.duplicateParams[0]} given twice`;
-  const params = element.params;
-  const read: ElementParams = {
-    serverNoContextTakeover: false,
-    clientNoContextTakeover: false,
-    serverMaxWindowBits: undefined,
-    clientMaxWindowBits: undefined,
-  };
-  for (const [name, value] of Object.entries(params)) {
-    switch (name) {
-      // §7.1.1.1/§7.1.1.2: the no_context_takeover parameters have no value.
-      case 'server_no_context_takeover':
-        if (value !== true) return `${name} must not have a value`;
-        read.serverNoContextTakeover = true;
-        break;
-      case 'client_no_context_takeover':
-        if (value !== true) return `${name} must not have a value`;
-        read.clientNoContextTakeover = true;
-        break;
-      // §7.1.2.1: server_max_window_bits always has a value.
-      case 'server_max_window_bits':
-        if (value === true || !WINDOW_BITS_PATTERN.test(value)) return `${name} must be 8-15`;
-        read.serverMaxWindowBits = Number(value);
-        break;
-      // §7.1.2.2: in an offer, client_max_window_bits may have no value ("the client supports
-      // the parameter"); in a response it says the window the client must keep within.
-      case 'client_max_window_bits':
-        if (value === true) {
-          if (!isOffer) return `${name} needs a value in a response`;
-          read.clientMaxWindowBits = true;
-        } else if (WINDOW_BITS_PATTERN.test(value)) {
-          read.clientMaxWindowBits = Number(value);
-        } else {
-          return `${name} must be 8-15`;
-        }
-        break;
-      default:
-        // §7: "an extension parameter not defined for use in an offer/response".
-        return 'unknown parameter';
-    }
-  }
-  return read;
-}
-
-// --- Server side -----------------------------------------------------------------------------
-
-/**
- * Server side of RFC 7692 §7.1: accepts the first permessage-deflate offer it can agree to, in the
- * client's order of preference (§5), and declines the others. An offer with an unknown parameter,
- * an invalid value or a configuration we do not support is declined, never an error: §7 says "A
- * server MUST decline" it, and so is one with a parameter given twice.
- *
- * The response follows the options:
- * - `server_no_context_takeover` when offered (§7.1.1.1 makes accepting the offer mean echoing it)
- *   or when `serverNoContextTakeover` is set, since a server may add it unasked;
- * - `client_no_context_takeover` when offered (a client that will not use takeover anyway: we then
- *   keep no window for it) or when `clientNoContextTakeover` is set (§7.1.1.2);
- * - `server_max_window_bits` when offered (answered with the same or a smaller value, §7.1.2.1) or
- *   when `serverMaxWindowBits` is below 15;
- * - `client_max_window_bits` when the offer allows it (§7.1.2.2) and the agreed value is below 15.
- *
- * Returns undefined when no offer was acceptable: answer without the extension.
- * @throws {WebSocketUsageError} `WS_ERR_INVALID_ARGUMENT` for invalid options, never for the
- *   client's offers.
- */
-export function negotiateDeflate(offers: readonly ExtensionOffer[], options?: DeflateOptions): DeflateNegotiation | undefined {
-  const config = checkOptions(options);
-  for (const offer of offers) {
-    if (offer.name !== PERMESSAGE_DEFLATE) continue;
-    const offered = readElement(offer, true);
-    if (typeof offered === 'string') continue;
-    const accepted = acceptOffer(offered, config);
-    if (accepted !== undefined) return accepted;
-  }
-  return undefined;
-}
-
-function acceptOffer(offered: ElementParams, config: Config): DeflateNegotiation | undefined {
-  const params: DeflateParams = {
-    serverNoContextTakeover: offered.serverNoContextTakeover || config.serverNoContextTakeover,
-    clientNoContextTakeover: offered.clientNoContextTakeover || config.clientNoContextTakeover,
-    serverMaxWindowBits: Math.min(offered.serverMaxWindowBits ?? MAX_WINDOW_BITS, config.serverMaxWindowBits ?? MAX_WINDOW_BITS),
-    clientMaxWindowBits: MAX_WINDOW_BITS,
-  };
-  const ourClientLimit = config.clientMaxWindowBits ?? MAX_WINDOW_BITS;
-  if (offered.clientMaxWindowBits === undefined) {
-    // §7.1.2.2: without the parameter in the offer the response must not limit the client's
-    // window, so a limit we were asked to enforce cannot be agreed.
-    if (ourClientLimit < MAX_WINDOW_BITS) return undefined;
-  } else {
-    const clientSays = offered.clientMaxWindowBits === true ? MAX_WINDOW_BITS : offered.clientMaxWindowBits;
-    params.clientMaxWindowBits = Math.min(clientSays, ourClientLimit);
-  }
-
-  const response: Record<string, string | true> = {};
-  if (params.serverNoContextTakeover) response.server_no_context_takeover = true;
-  if (params.clientNoContextTakeover) response.client_no_context_takeover = true;
-  if (offered.serverMaxWindowBits !== undefined || params.serverMaxWindowBits < MAX_WINDOW_BITS) {
-    response.server_max_window_bits = String(params.serverMaxWindowBits);
-  }
-  if (params.clientMaxWindowBits < MAX_WINDOW_BITS) response.client_max_window_bits = String(params.clientMaxWindowBits);
-  return { params, response: formatExtension({ name: PERMESSAGE_DEFLATE, params: response }) };
-}
-
-// --- Client side -----------------------------------------------------------------------------
-
-/**
- * The client's Sec-WebSocket-Extensions element offering permessage-deflate (RFC 7692 §7.1).
- * `client_max_window_bits` is always offered, with our limit as its value or none: we can
- * compress with any window the server picks, 8 bits included. With default options the offer is
- * the same as Chrome's: `permessage-deflate; client_max_window_bits`.
- * @throws {WebSocketUsageError} `WS_ERR_INVALID_ARGUMENT` for invalid options.
- */
-export function deflateOffer(options?: DeflateOptions): string {
-  const config = checkOptions(options);
-  const params: Record<string, string | true> = {};
-  if (config.serverNoContextTakeover) params.server_no_context_takeover = true;
-  if (config.clientNoContextTakeover) params.client_no_context_takeover = true;
-  if (config.serverMaxWindowBits !== undefined) params.server_max_window_bits = String(config.serverMaxWindowBits);
-  params.client_max_window_bits = config.clientMaxWindowBits === undefined ? true : String(config.clientMaxWindowBits);
-  return formatExtension({ name: PERMESSAGE_DEFLATE, params });
-}
-
-/**
- * Client side of RFC 7692 §7.1: checks the server's answer to {@link deflateOffer} made with the
- * same `options`. `response` is the parsed Sec-WebSocket-Extensions of the 101, as
- * `validateUpgradeResponse` returns it. Returns the agreed parameters, or undefined when the
- * server did not accept permessage-deflate (the connection then runs without it).
- * @throws {WebSocketProtocolError} `WS_ERR_HANDSHAKE_EXTENSION` when the response is one §7 says
- *   the client MUST fail the connection on: an unknown parameter, an invalid value, a window
- *   larger than we offered, a missing `server_no_context_takeover` or `server_max_window_bits`
- *   that we asked for, or permessage-deflate accepted twice.
- * @throws {WebSocketUsageError} `WS_ERR_INVALID_ARGUMENT` for invalid options.
- */
-export function acceptDeflateResponse(response: readonly ExtensionOffer[], options?: DeflateOptions): DeflateParams | undefined {
-  const config = checkOptions(options);
-  const elements = response.filter((element) => element.name === PERMESSAGE_DEFLATE);
-  if (elements.length === 0) return undefined;
-  // RFC 6455 §9.1: the server picks at most one of the offered configurations.
-  if (elements.length > 1) refuse('permessage-deflate accepted twice');
-  const agreed = readElement(elements[0], false);
-  if (typeof agreed === 'string') refuse(agreed);
-
-  // §7.1.1.1: the server accepts server_no_context_takeover by echoing it.
-  if (config.serverNoContextTakeover && !agreed.serverNoContextTakeover) refuse('server_no_context_takeover was not agreed');
-  // §7.1.2.1: accepting server_max_window_bits means answering it with the same or a smaller
-  // value. Without our offer, any valid value may come: it only shrinks what we must keep.
-  if (config.serverMaxWindowBits !== undefined) {
-    if (agreed.serverMaxWindowBits === undefined) refuse('server_max_window_bits was not agreed');
-    if (agreed.serverMaxWindowBits > config.serverMaxWindowBits) refuse('server_max_window_bits above the offer');
-  }
-  // §7.1.2.2: the server may lower our window, never raise it above what we offered. We always
-  // offer the parameter, so its presence alone is never the problem.
-  const clientBits = agreed.clientMaxWindowBits as number | undefined;
-  if (clientBits !== undefined && config.clientMaxWindowBits !== undefined && clientBits > config.clientMaxWindowBits) {
-    refuse('client_max_window_bits above the offer');
-  }
-  return {
-    serverNoContextTakeover: agreed.serverNoContextTakeover,
-    // §7.1.1.2: our own option is a promise we keep whatever the server said.
-    clientNoContextTakeover: agreed.clientNoContextTakeover || config.clientNoContextTakeover,
-    serverMaxWindowBits: agreed.serverMaxWindowBits ?? MAX_WINDOW_BITS,
-    clientMaxWindowBits: Math.min(clientBits ?? MAX_WINDOW_BITS, config.clientMaxWindowBits ?? MAX_WINDOW_BITS),
-  };
-}
-
-function refuse(detail: string): never {
-  throw new WebSocketProtocolError('WS_ERR_HANDSHAKE_EXTENSION', detail);
+  resolveDeflateOptions(options);
 }
 
 // --- The codec -------------------------------------------------------------------------------
@@ -505,7 +312,10 @@ const CORRUPT_DATA_CODES = new Set(['Z_DATA_ERROR', 'Z_BUF_ERROR', 'Z_NEED_DICT'
  *
  * @throws {WebSocketUsageError} `WS_ERR_INVALID_ARGUMENT` for invalid params, role or options.
  */
-export class PerMessageDeflate {
+export class PerMessageDeflate implements MessageExtension {
+  readonly name = PERMESSAGE_DEFLATE;
+  /** RFC 7692 §6: RSV1 marks a compressed message's first frame. */
+  readonly rsvBits = RSV1_BIT;
   /** The agreed parameters this codec follows. */
   readonly params: Readonly<DeflateParams>;
   /** Our side of the connection: `'server'` compresses with the server_* parameters. */
@@ -531,7 +341,7 @@ export class PerMessageDeflate {
   constructor(params: DeflateParams, role: Role, options?: DeflateOptions) {
     checkParams(params);
     if (role !== 'server' && role !== 'client') misuse(`role must be 'server' or 'client'`);
-    const config = checkOptions(options);
+    const config = resolveDeflateOptions(options);
     this.params = Object.freeze({ ...params });
     this.role = role;
     this.threshold = config.threshold;
@@ -564,6 +374,21 @@ export class PerMessageDeflate {
     };
     this.sent = ourTakeover ? new Window(Math.min(config.contextSize, 2 ** ourBits)) : undefined;
     this.received = peerTakeover ? new Window(2 ** peerBits) : undefined;
+  }
+
+  /** {@link MessageExtension.encode}: compresses messages from {@link threshold} bytes on, synchronously. */
+  encode(payload: Uint8Array, _isText: boolean, _callback: ExtensionCallback): Buffer | undefined {
+    return this.shouldCompress(payload.byteLength) ? this.deflate(payload) : undefined;
+  }
+
+  /** {@link MessageExtension.decode}: {@link inflate}, synchronously. */
+  decode(piece: Buffer, fin: boolean, maxSize: number, _callback: ExtensionCallback): Buffer | undefined {
+    return this.inflate(piece, fin, maxSize);
+  }
+
+  /** {@link MessageExtension.maxEncodedSize}: see {@link maxCompressedSize}. */
+  maxEncodedSize(maxSize: number): number {
+    return maxCompressedSize(maxSize);
   }
 
   /** Whether a message of `byteLength` bytes is worth compressing (at least {@link threshold}). */

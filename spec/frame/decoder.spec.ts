@@ -1,15 +1,16 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Opcode } from '../lib/constants';
-import { FrameDecoder, type FrameDecoderOptions, FrameParser } from '../lib/decoder';
-import { encodeFrame } from '../lib/encoder';
-import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../lib/errors';
-import { type Frame, isFramePiece } from '../lib/frame';
+import { Opcode } from '../../lib/constants';
+import { FrameDecoder, type FrameDecoderOptions } from '../../lib/frame/decoder';
+import { FrameParser } from '../../lib/frame/parser';
+import { encodeFrame } from '../../lib/frame/serializer';
+import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
+import { type Frame, isFramePiece } from '../../lib/frame/frame';
 import {
   ALL_RSV, arbitraryFrame, bytewise, collectIterating, cutsWithin, decodeAll, decodeStream, expected, hex,
   keyBytes, maskBytes, parseChunks, pattern, reassemble, show, split,
-} from './support/frames';
-import { acceptedVectors, errorVectors, frameVectors, headerSize, receiverRole } from './vectors';
+} from '../support/frames';
+import { acceptedVectors, errorVectors, frameVectors, headerSize, receiverRole } from '../vectors';
 
 interface ExpectedError {
   code: ErrorCode;

@@ -4,19 +4,18 @@ import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { pipeline, Readable, Transform } from 'readable-stream';
-import { CloseCode, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, Opcode } from '../lib/constants';
-import { FrameDecoder, type FrameDecoderOptions } from '../lib/decoder';
-import type { TransformCallback } from '../lib/transform';
-import { FrameEncoder } from '../lib/encoder';
-import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../lib/errors';
-import type { Frame, FrameInput, FramePiece } from '../lib/frame';
-import {
-  encodeClosePayload, fragmentMessage, isValidCloseCode, MAX_CLOSE_REASON_LENGTH, type Message,
-  MessageDecoder, type MessageDecoderOptions, MessageEncoder, type MessageEncoderOptions,
-  type MessageInput, MessageParser, type MessageParserOptions, parseClosePayload, type StreamingMessage,
-  type WholeMessage,
-} from '../lib/message';
-import { type DeflateParams, PerMessageDeflate } from '../lib/deflate';
+import { CloseCode, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, Opcode } from '../../lib/constants';
+import { FrameDecoder, type FrameDecoderOptions } from '../../lib/frame/decoder';
+import type { TransformCallback } from '../../lib/frame/sync-transform';
+import { FrameEncoder } from '../../lib/frame/encoder';
+import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
+import type { Frame, FrameInput, FramePiece } from '../../lib/frame/frame';
+import { encodeClosePayload, isValidCloseCode, MAX_CLOSE_REASON_LENGTH, parseClosePayload } from '../../lib/message/close';
+import { fragmentMessage, type MessageInput } from '../../lib/message/serializer';
+import { type Message, MessageDecoder, type MessageDecoderOptions, type StreamingMessage } from '../../lib/message/decoder';
+import { MessageEncoder, type MessageEncoderOptions } from '../../lib/message/encoder';
+import { MessageParser, type MessageParserOptions, type WholeMessage } from '../../lib/message/parser';
+import { type DeflateParams, PerMessageDeflate } from '../../lib/extensions/permessage-deflate';
 
 // --- Fixtures ------------------------------------------------------------------------------------
 
@@ -1096,7 +1095,7 @@ describe('MessageParser: permessage-deflate (RFC 7692 §6)', () => {
   /** A server codec to compress with, and the options of a client parser that inflates. */
   function setup(options: MessageParserOptions = {}): { compress: (data: string | Buffer) => Buffer; options: MessageParserOptions } {
     const server = new PerMessageDeflate(AGREED, 'server');
-    return { compress: (data) => server.deflate(data), options: { ...options, deflate: new PerMessageDeflate(AGREED, 'client') } };
+    return { compress: (data) => server.deflate(data), options: { ...options, extension: new PerMessageDeflate(AGREED, 'client') } };
   }
   const compressed = (opcode: number, payload: Buffer, fin = true): Frame => frame(opcode, payload, fin, true);
 
@@ -1171,13 +1170,13 @@ describe('MessageParser: permessage-deflate (RFC 7692 §6)', () => {
     expect(events).to.deep.equal(['start text', 'data streamed', 'end']);
   });
 
-  it('takes the codec later with useDeflate, but not after the first frame', () => {
+  it('takes the codec later with useExtension, but not after the first frame', () => {
     const { compress, options } = setup();
     const messages: WholeMessage[] = [];
     const parser = new MessageParser({}, { message: (m) => { messages.push(m); }, streamStart() {}, streamData() {}, streamEnd() {} });
-    parser.useDeflate(options.deflate);
+    parser.useExtension(options.extension);
     expect(parser.write(compressed(Opcode.Text, compress('late')))).to.equal(undefined);
     expect(messages).to.deep.equal([{ type: 'text', data: 'late' }]);
-    expectThrows(() => { parser.useDeflate(undefined); }, err('WS_ERR_INVALID_STATE', CloseCode.InternalError), 'usage');
+    expectThrows(() => { parser.useExtension(undefined); }, err('WS_ERR_INVALID_STATE', CloseCode.InternalError), 'usage');
   });
 });

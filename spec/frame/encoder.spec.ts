@@ -1,15 +1,16 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Opcode } from '../lib/constants';
-import { encodeFrame, FrameEncoder, type FrameEncoderOptions } from '../lib/encoder';
-import { type ErrorCode, WebSocketUsageError } from '../lib/errors';
-import type { FrameInput } from '../lib/frame';
-import { FixedMaskSource } from '../lib/mask';
+import { Opcode } from '../../lib/constants';
+import { encodeFrame } from '../../lib/frame/serializer';
+import { FrameEncoder, type FrameEncoderOptions } from '../../lib/frame/encoder';
+import { type ErrorCode, WebSocketUsageError } from '../../lib/errors';
+import type { FrameInput } from '../../lib/frame/frame';
+import { FixedMaskSource } from '../../lib/frame/mask';
 import {
   ALL_RSV, arbitraryFrame, collect, collectIterating, decodeAll, encodeStream, expected, hex, keyBytes, maskBytes,
   pattern, ScriptedMaskSource, show,
-} from './support/frames';
-import { frameVectors, receiverRole } from './vectors';
+} from '../support/frames';
+import { frameVectors, receiverRole } from '../vectors';
 
 /** The frame-like input the encoder takes for a vector's frame. */
 function input(frame: FrameInput & { fin: boolean; rsv1: boolean; rsv2: boolean; rsv3: boolean }): FrameInput {

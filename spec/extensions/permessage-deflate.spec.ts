@@ -14,20 +14,19 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as zlib from 'node:zlib';
 import WsSocket, { WebSocketServer as WsServer } from 'ws';
-import { CloseCode, Opcode } from '../lib/constants';
-import { FrameDecoder, type Role } from '../lib/decoder';
-import {
-  acceptDeflateResponse, checkDeflateOptions, type DeflateOptions, type DeflateParams, deflateOffer, maxCompressedSize,
-  negotiateDeflate, PERMESSAGE_DEFLATE, PerMessageDeflate,
-} from '../lib/deflate';
-import { FrameEncoder } from '../lib/encoder';
-import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../lib/errors';
-import type { Frame } from '../lib/frame';
-import {
-  acceptResponse, clientRequestHeaders, type ExtensionOffer, generateKey, parseExtensions,
-  validateUpgradeRequest, validateUpgradeResponse,
-} from '../lib/handshake';
-import { binaryOfBytes, textOfBytes, within } from './interop/helpers';
+import { CloseCode, Opcode } from '../../lib/constants';
+import { FrameDecoder } from '../../lib/frame/decoder';
+import { type Role } from '../../lib/frame/frame';
+import { acceptDeflateResponse, deflateOffer, negotiateDeflate } from '../../lib/handshake/permessage-deflate';
+import { checkDeflateOptions, type DeflateOptions, type DeflateParams, maxCompressedSize, PERMESSAGE_DEFLATE, PerMessageDeflate } from '../../lib/extensions/permessage-deflate';
+import { FrameEncoder } from '../../lib/frame/encoder';
+import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
+import type { Frame } from '../../lib/frame/frame';
+import { acceptResponse, validateUpgradeRequest } from '../../lib/handshake/server';
+import { clientRequestHeaders, validateUpgradeResponse } from '../../lib/handshake/client';
+import { type ExtensionOffer, parseExtensions } from '../../lib/handshake/headers';
+import { generateKey } from '../../lib/handshake/keys';
+import { binaryOfBytes, textOfBytes, within } from '../interop/helpers';
 
 // --- Fixtures and helpers ------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
  * significant byte is the first key byte on the wire, so `0x37fa213d` is the key `37 fa 21 3d`.
  */
 import { randomFillSync } from 'node:crypto';
-import { WebSocketUsageError } from './errors';
+import { WebSocketUsageError } from '../errors';
 
 /** Below this many bytes a plain byte loop beats setting up a word view. */
 const WORD_LOOP_MIN = 64;

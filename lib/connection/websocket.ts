@@ -1,0 +1,772 @@
+/**
+ * WebSocket: a connection over any Duplex byte stream (a TCP or TLS socket after the opening
+ * handshake, an IPC pipe, an in-memory pair). It is the I/O glue around a sans-I/O
+ * {@link Session}: it feeds the session what the socket reads, writes what the session queues,
+ * pauses and resumes the socket as the session says, runs its deadlines on the shared
+ * {@link Scheduler}, and turns its events into EventEmitter events, streams and an async
+ * iterator. Every protocol rule lives in the session.
+ */
+import { EventEmitter } from 'node:events';
+import { Readable } from 'readable-stream';
+import { ConnectionClosedError, WebSocketUsageError } from '../errors';
+import type { Role } from '../frame/frame';
+import { encodeClosePayload } from '../message/close';
+import type { MessageExtension } from '../message/extension';
+import { type ConnectionOptions, resolveConnectionOptions, type SessionConfig } from '../session/config';
+import { type ChunkTarget, type WriteCallback } from '../session/outbox';
+import { ReadyState, Session, type SessionHandler, TransportAction } from '../session/session';
+import { sharedScheduler, type Timed } from './scheduler';
+
+export { ReadyState };
+
+/** What a duplex byte stream must offer to carry a WebSocket (net.Socket, tls.TLSSocket, ...). */
+export interface ByteStream extends NodeJS.EventEmitter {
+  write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean;
+  end(): unknown;
+  destroy(error?: Error): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  cork?(): void;
+  uncork?(): void;
+  setNoDelay?(noDelay?: boolean): unknown;
+  readonly writableLength?: number;
+  readonly destroyed?: boolean;
+}
+
+/** What the handshake agreed to, for {@link WebSocket.attach}. */
+export interface ConnectionInfo {
+  protocol?: string;
+  extensions?: string;
+  /** The codec of the agreed extension (permessage-deflate), if any. */
+  extension?: MessageExtension;
+}
+
+/** A message as the async iterator yields it. */
+export interface ReceivedMessage {
+  /** A string for text, a Buffer for binary; with `streamMessages`, empty: read {@link stream}. */
+  data: string | Buffer;
+  isBinary: boolean;
+  /** With `streamMessages`: the message's bytes (strings for text) as they arrive. */
+  stream?: Readable;
+}
+
+/** Events of a {@link WebSocket}, with their arguments. */
+export interface WebSocketEvents {
+  open: [];
+  /** A data message: text as a string, binary as a Buffer. */
+  message: [data: string | Buffer, isBinary: boolean];
+  /** With `streamMessages`: a data message as a Readable while it arrives. */
+  stream: [stream: Readable, isBinary: boolean];
+  ping: [data: Buffer];
+  pong: [data: Buffer];
+  /** The outgoing queue went below the write high-water mark after `send()` returned false. */
+  drain: [];
+  /**
+   * The connection is closed: the peer's close code (1005 if its close frame had none), the code
+   * we failed it with (1002, 1007, 1009, 1011...), or 1006 when it ended without a handshake.
+   */
+  close: [code: number, reason: string];
+  /** Why the connection failed; emitted only when listened to, and always followed by 'close'. */
+  error: [error: Error];
+}
+
+type Listener<K extends keyof WebSocketEvents> = (...args: WebSocketEvents[K]) => void;
+
+type SendCallback = (error?: Error | null) => void;
+
+/** ws's `send` options: `binary` picks the opcode; `compress: false` skips the extension; `fin` is not supported. */
+export interface SendOptions {
+  binary?: boolean;
+  compress?: boolean;
+  fin?: boolean;
+  mask?: boolean;
+}
+
+/** A streamed message's source for {@link WebSocket.sendStream}. */
+export type StreamSource = AsyncIterable<Buffer | Uint8Array | string> | NodeJS.ReadableStream;
+
+const kWebSocket = Symbol('wsframe.websocket');
+const EMPTY = Buffer.alloc(0);
+
+type Owned = ByteStream & { [kWebSocket]?: WebSocket };
+
+// Socket listeners are shared functions that find their connection through the socket, rather
+// than closures: five fewer objects per connection.
+function socketOnData(this: Owned, chunk: Buffer): void { this[kWebSocket]?.onData(chunk); }
+function socketOnEnd(this: Owned): void { this[kWebSocket]?.onEnd(); }
+function socketOnClose(this: Owned): void { this[kWebSocket]?.onClose(); }
+function socketOnError(this: Owned, error: Error): void { this[kWebSocket]?.onSocketError(error); }
+function socketOnDrain(this: Owned): void { this[kWebSocket]?.onDrain(); }
+function flushTick(ws: WebSocket): void { ws.flushNow(); }
+function resumeInput(ws: WebSocket): void { ws.resumeInputNow(); }
+
+/**
+ * One WebSocket connection, server or client side. Events: see {@link WebSocketEvents}.
+ *
+ * Received messages wait for a consumer: while nobody listens to `'message'` (or `'stream'`)
+ * and no async iterator runs, they are held (up to `maxQueuedMessages`, then the socket stops
+ * being read), and handed over as soon as a listener or an iterator appears.
+ */
+export class WebSocket extends EventEmitter implements SessionHandler, Timed {
+  static readonly CONNECTING = ReadyState.CONNECTING;
+  static readonly OPEN = ReadyState.OPEN;
+  static readonly CLOSING = ReadyState.CLOSING;
+  static readonly CLOSED = ReadyState.CLOSED;
+
+  /** `'server'` for connections accepted by a server, `'client'` for ones we opened. */
+  readonly role: Role;
+  /** The subprotocol the handshake agreed on ('' if none). */
+  protocol = '';
+  /** The extensions the handshake agreed on ('' if none). */
+  extensions = '';
+
+  /** @internal */ heapIndex = -1;
+  /** @internal */ heapDeadline = Infinity;
+
+  private readonly config: SessionConfig;
+  private socket: Owned | undefined;
+  private session: Session | undefined;
+  /** Before attach(): CONNECTING, or CLOSED when closed before it opened. */
+  private early = ReadyState.CONNECTING;
+  private closeEmitted = false;
+  /** The socket refused more: flush again on its 'drain'. */
+  private transportFull = false;
+  private flushQueued = false;
+  /** Inside onData: everything sent meanwhile is flushed once, at its end. */
+  private batching = false;
+  /** The socket is read (mirrors session.reading). */
+  private reading = true;
+  private ended = false;
+  private yieldQueued = false;
+  /** send() returned false: emit 'drain' once the queue is below the high-water mark. */
+  private drainWanted = false;
+  /** Promises waiting for the queue to drain (sendStream). */
+  private drainWaiters: Array<(error?: Error) => void> | undefined;
+  /** An async iterator is running. */
+  private iterating = false;
+  private waiter: { resolve: (result: IteratorResult<ReceivedMessage>) => void; reject: (error: unknown) => void } | undefined;
+  /** The incoming streamed message being received. */
+  private stream: Readable | undefined;
+  private deliverQueued = false;
+  private streamChain: Promise<void> | undefined;
+
+  /**
+   * Creates a connection in CONNECTING state; {@link attach} opens it over a byte stream whose
+   * opening handshake is done. Servers and `connect()` do both for you.
+   *
+   * @throws {WebSocketUsageError} on invalid options.
+   */
+  constructor(role: Role, options?: ConnectionOptions, config?: SessionConfig) {
+    super();
+    this.config = config ?? resolveConnectionOptions(options, role);
+    this.role = this.config.role;
+  }
+
+  // --- typed events ------------------------------------------------------------------------------
+
+  override on<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
+  override on(event: string | symbol, listener: (...args: never[]) => void): this;
+  override on(event: string | symbol, listener: (...args: never[]) => void): this {
+    super.on(event, listener as (...args: unknown[]) => void);
+    if (event === 'message' || event === 'stream') this.scheduleDelivery();
+    return this;
+  }
+
+  override addListener<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
+  override addListener(event: string | symbol, listener: (...args: never[]) => void): this;
+  override addListener(event: string | symbol, listener: (...args: never[]) => void): this {
+    return this.on(event, listener);
+  }
+
+  override once<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
+  override once(event: string | symbol, listener: (...args: never[]) => void): this;
+  override once(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.once(event, listener as (...args: unknown[]) => void);
+  }
+
+  override off<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
+  override off(event: string | symbol, listener: (...args: never[]) => void): this;
+  override off(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.off(event, listener as (...args: unknown[]) => void);
+  }
+
+  override emit<K extends keyof WebSocketEvents>(event: K, ...args: WebSocketEvents[K]): boolean;
+  override emit(event: string | symbol, ...args: unknown[]): boolean;
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    return super.emit(event, ...args);
+  }
+
+  // --- state -----------------------------------------------------------------------------------
+
+  /** Lifecycle state: {@link ReadyState}. */
+  get readyState(): ReadyState {
+    return this.session === undefined ? this.early : this.session.readyState;
+  }
+
+  /** Bytes queued for sending that the socket has not yet written (like the browser's). */
+  get bufferedAmount(): number {
+    return this.session === undefined ? 0 : this.session.bufferedAmount;
+  }
+
+  /** @internal Bytes the socket holds. */
+  backlog(): number {
+    return this.socket?.writableLength ?? 0;
+  }
+
+  /**
+   * Opens the connection over `socket`, feeding `head` (bytes that arrived with the handshake,
+   * Node's `'upgrade'` event hands them over) to the session first.
+   *
+   * @throws {WebSocketUsageError} unless CONNECTING.
+   */
+  attach(socket: ByteStream, head?: Buffer, info: ConnectionInfo = {}): void {
+    if (this.early !== ReadyState.CONNECTING || this.session !== undefined) {
+      throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'attach() needs a CONNECTING WebSocket');
+    }
+    const owned = socket as Owned;
+    this.socket = owned;
+    this.protocol = info.protocol ?? '';
+    this.extensions = info.extensions ?? '';
+    this.session = new Session(this.config, this, info.extension);
+    owned[kWebSocket] = this;
+    // Small frames go out at once: Nagle's delay would stall request/response traffic.
+    owned.setNoDelay?.(true);
+    owned.on('data', socketOnData);
+    owned.on('end', socketOnEnd);
+    owned.on('close', socketOnClose);
+    owned.on('error', socketOnError);
+    owned.on('drain', socketOnDrain);
+    this.schedule();
+    this.emit('open');
+    if (head !== undefined && head.length > 0) {
+      // Hand the head over once the application has had its chance to add listeners (the
+      // 'connection' handler, the code after `await connect()`); the socket waits meanwhile so
+      // the head stays first.
+      owned.pause();
+      setImmediate(() => {
+        owned.resume();
+        this.onData(head);
+      });
+    }
+  }
+
+  // --- sending ---------------------------------------------------------------------------------
+
+  /**
+   * Sends a message: a string as text, a Buffer/Uint8Array as binary, unless `isBinary` (or ws's
+   * `{ binary }`) says otherwise. Returns false once the outgoing queue is at the write high-water
+   * mark: wait for `'drain'`. In CLOSING or CLOSED state nothing is sent: it returns false and
+   * `callback` gets the error. `callback` runs once the message is written to the socket.
+   *
+   * @throws {WebSocketUsageError} while CONNECTING, for a payload of the wrong type, or for an
+   *   options argument that is neither a boolean, a callback nor ws's options object.
+   */
+  send(data: string | Buffer | Uint8Array, callback?: SendCallback): boolean;
+  send(data: string | Buffer | Uint8Array, isBinary: boolean, callback?: SendCallback): boolean;
+  send(data: string | Buffer | Uint8Array, options: SendOptions, callback?: SendCallback): boolean;
+  send(data: string | Buffer | Uint8Array, second?: boolean | SendOptions | SendCallback, third?: SendCallback): boolean {
+    let callback = third;
+    let isBinary = typeof data !== 'string';
+    if (typeof second === 'function') {
+      callback = second;
+    } else if (typeof second === 'boolean') {
+      isBinary = second;
+    } else if (second !== undefined) {
+      if (second === null || typeof second !== 'object') {
+        throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'send() takes isBinary, ws-style options or a callback');
+      }
+      if (second.binary !== undefined) isBinary = second.binary === true;
+      if (second.fin === false) {
+        throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'fin: false is not supported: use sendStream() for a message in parts');
+      }
+    }
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'the callback must be a function');
+    }
+    const session = this.openSession(callback);
+    if (session === undefined) return false;
+    if (!session.send(data, isBinary, callback)) {
+      this.sync();
+      return false;
+    }
+    this.queueFlush();
+    return this.belowHighWaterMark();
+  }
+
+  /**
+   * Sends a ping (payload at most 125 bytes).
+   * @throws {WebSocketUsageError} while CONNECTING or for a payload over 125 bytes.
+   */
+  ping(data?: string | Buffer | Uint8Array, callback?: SendCallback): boolean {
+    return this.control('ping', data, callback);
+  }
+
+  /**
+   * Sends an unsolicited pong (a one-way heartbeat, RFC 6455 §5.5.3).
+   * @throws {WebSocketUsageError} while CONNECTING or for a payload over 125 bytes.
+   */
+  pong(data?: string | Buffer | Uint8Array, callback?: SendCallback): boolean {
+    return this.control('pong', data, callback);
+  }
+
+  /**
+   * Sends one message from a stream of chunks, fragment by fragment as they come, waiting for the
+   * socket whenever the queue is full: a 4 GiB file goes out in constant memory. `isBinary`
+   * defaults to the type of the first chunk (a string means text). Messages `send()` is given
+   * meanwhile follow this one; control frames (pings, a close) may go out between its fragments.
+   * Resolves once the whole message is written; rejects if the connection closes first, or with
+   * the source's error (the connection is then failed with 1011: the peer cannot be told that a
+   * message was abandoned halfway). Several calls send their messages one after another.
+   *
+   * @throws {WebSocketUsageError} (rejects) while not OPEN, or for a chunk that is not a string or
+   *   bytes, or text that is not valid UTF-8.
+   */
+  sendStream(source: StreamSource, isBinary?: boolean): Promise<void> {
+    const previous = this.streamChain ?? Promise.resolve();
+    const run = previous.then(() => this.streamMessage(source, isBinary));
+    // The chain goes on after a failed stream; the caller still sees its own failure.
+    this.streamChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2): sends a close frame, then waits up to
+   * `closeTimeout` for the peer's. Without a code the close frame is empty (the peer sees 1005).
+   * Closing a CONNECTING connection aborts it; closing twice does nothing.
+   *
+   * @throws {WebSocketUsageError} for a code that may not be sent (1000, 3000-4999 and the
+   *   registered 1001-1014 except 1004-1006 are allowed) or a reason over 123 bytes.
+   */
+  close(code?: number, reason?: string): void {
+    const session = this.session;
+    if (session === undefined) {
+      encodeClosePayload(code, reason); // the arguments are checked in every state
+      if (this.early === ReadyState.CONNECTING) {
+        this.early = ReadyState.CLOSED;
+        this.finish();
+      }
+      return;
+    }
+    session.close(code, reason);
+    this.sync();
+  }
+
+  /** Drops the connection at once, without a closing handshake (the close event says 1006). */
+  terminate(): void {
+    if (this.session === undefined) {
+      if (this.early === ReadyState.CONNECTING) {
+        this.early = ReadyState.CLOSED;
+        this.finish();
+      }
+      return;
+    }
+    this.session.terminate();
+    this.sync();
+  }
+
+  /**
+   * Stops reading from the socket: the peer feels TCP backpressure. Use it when you cannot keep
+   * up, e.g. when `send` returned false, and call {@link resume} on `'drain'`.
+   */
+  pause(): void {
+    this.session?.pause();
+    this.sync();
+  }
+
+  /** Resumes reading after {@link pause}. */
+  resume(): void {
+    this.session?.resume();
+    this.sync();
+  }
+
+  // --- async iteration -------------------------------------------------------------------------
+
+  /**
+   * Async iteration over incoming messages, from the moment the connection opened: messages that
+   * arrived before the loop started are held for it (up to `maxQueuedMessages`, then the socket
+   * stops being read). The loop ends quietly on a close with 1000, 1001 or 1005, and throws a
+   * `ConnectionClosedError` (`closeCode`, `reason`, `cause`) on any other. With `streamMessages`
+   * each item carries the message's `stream`.
+   *
+   * `break` (or `return`) ends the loop and leaves the connection open, as python-websockets
+   * does: messages keep being held, and a later loop picks up where this one stopped. Call
+   * `close()` to end the connection.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<ReceivedMessage> {
+    this.iterating = true;
+    const iterator: AsyncIterableIterator<ReceivedMessage> = {
+      next: () => this.next(),
+      return: () => {
+        this.iterating = false;
+        const waiter = this.waiter;
+        this.waiter = undefined;
+        waiter?.resolve({ value: undefined, done: true });
+        this.scheduleDelivery();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  // --- socket events (called through the shared listeners) --------------------------------------
+
+  /** @internal */
+  onData(chunk: Buffer): void {
+    const session = this.session as Session;
+    const socket = this.socket as Owned;
+    // Replies produced while this read is handled (pongs, echoes) leave in one write.
+    this.batching = true;
+    session.receive(chunk);
+    this.batching = false;
+    this.sync();
+    if (socket.destroyed === true) return;
+  }
+
+  /** @internal */
+  onEnd(): void {
+    this.session?.receiveEnd();
+    this.sync();
+  }
+
+  /** @internal */
+  onSocketError(error: Error): void {
+    // Reset by peer and the like: reported, then the socket's 'close' finishes the job.
+    this.session?.transportError(error);
+  }
+
+  /** @internal */
+  onDrain(): void {
+    this.transportFull = false;
+    this.sync();
+  }
+
+  /** @internal */
+  onClose(): void {
+    const session = this.session as Session;
+    session.transportClosed();
+    sharedScheduler.cancel(this);
+    this.finish();
+  }
+
+  /** @internal Scheduler callback. */
+  onDeadline(now: number): void {
+    this.session?.tick(now);
+    this.sync();
+  }
+
+  /** @internal */
+  flushNow(): void {
+    this.flushQueued = false;
+    this.sync();
+  }
+
+  /** @internal */
+  resumeInputNow(): void {
+    this.yieldQueued = false;
+    this.session?.resumeInput();
+    this.sync();
+  }
+
+  // --- session events (SessionHandler) ---------------------------------------------------------
+
+  /** @internal */
+  onMessage(data: string | Buffer, isBinary: boolean): void {
+    this.deliver({ data, isBinary }, 'message');
+  }
+
+  /** @internal */
+  onStreamStart(isBinary: boolean): void {
+    const stream: Readable = new Readable({
+      // The Readable's own string decoder joins characters split across pushes; the bytes are
+      // already validated, so it never substitutes U+FFFD. It keeps a BOM, as it should.
+      encoding: isBinary ? undefined : 'utf8',
+      read: () => {
+        if (stream === this.stream) {
+          this.session?.streamDrained();
+          this.sync();
+        }
+      },
+    });
+    this.stream = stream;
+    this.deliver({ data: isBinary ? EMPTY : '', isBinary, stream }, 'stream');
+  }
+
+  /** @internal */
+  onStreamData(bytes: Buffer): void {
+    const stream = this.stream as Readable;
+    // A reader that destroyed the stream wants no more of it; the rest is validated and dropped.
+    if (!stream.destroyed && !stream.push(bytes)) this.session?.streamFull();
+  }
+
+  /** @internal */
+  onStreamEnd(): void {
+    const stream = this.stream as Readable;
+    this.stream = undefined;
+    if (!stream.destroyed) stream.push(null);
+    this.session?.streamDrained();
+  }
+
+  /** @internal */
+  onPing(data: Buffer): void {
+    this.emit('ping', data);
+  }
+
+  /** @internal */
+  onPong(data: Buffer): void {
+    this.emit('pong', data);
+  }
+
+  /** @internal */
+  onError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /** @internal */
+  wake(): void {
+    this.sync();
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  /**
+   * Applies the session's outputs: writes what it queued, closes or destroys the transport, pauses
+   * or resumes reading, and schedules its next deadline.
+   */
+  private sync(): void {
+    const session = this.session;
+    const socket = this.socket;
+    if (session === undefined || socket === undefined || this.closeEmitted) return;
+    const action = session.transport;
+    if (action === TransportAction.Destroy) {
+      if (socket.destroyed !== true) socket.destroy();
+      return;
+    }
+    if (!this.transportFull && session.outbox.ready && !this.ended) this.flush(session, socket);
+    if (action === TransportAction.End && !this.ended && session.outbox.bytes === 0) {
+      this.ended = true;
+      socket.end();
+    }
+    const reading = session.reading;
+    if (reading !== this.reading) {
+      this.reading = reading;
+      if (reading) socket.resume();
+      else socket.pause();
+    }
+    if (session.yielding && !this.yieldQueued) {
+      this.yieldQueued = true;
+      setImmediate(resumeInput, this);
+    }
+    this.schedule();
+    if (this.drainWanted || this.drainWaiters !== undefined) this.checkDrain(session);
+  }
+
+  private flush(session: Session, socket: Owned): void {
+    const corked = socket.cork !== undefined;
+    if (corked) socket.cork?.();
+    let full = false;
+    const target: ChunkTarget = {
+      chunk: (chunk) => { if (!socket.write(chunk)) full = true; },
+      written: (callback) => { if (!socket.write(EMPTY, callback)) full = true; },
+    };
+    session.outbox.flushTo(target);
+    if (corked) socket.uncork?.();
+    this.transportFull = full;
+    session.flushed(full);
+  }
+
+  private queueFlush(): void {
+    if (this.batching || this.flushQueued) return;
+    // Everything sent in this tick leaves in one write: one syscall for a burst of small messages.
+    this.flushQueued = true;
+    process.nextTick(flushTick, this);
+  }
+
+  private belowHighWaterMark(): boolean {
+    if (this.bufferedAmount < this.config.writeHighWaterMark) return true;
+    this.drainWanted = true;
+    return false;
+  }
+
+  private checkDrain(session: Session): void {
+    if (session.bufferedAmount >= this.config.writeHighWaterMark) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = undefined;
+    if (waiters !== undefined) for (const waiter of waiters) waiter();
+    if (this.drainWanted) {
+      this.drainWanted = false;
+      process.nextTick(() => { if (!this.closeEmitted) this.emit('drain'); });
+    }
+  }
+
+  private schedule(): void {
+    if (this.session !== undefined) sharedScheduler.schedule(this, this.session.deadline);
+  }
+
+  /** The session, when sending is allowed; otherwise reports why (or throws while CONNECTING). */
+  private openSession(callback: WriteCallback | undefined): Session | undefined {
+    const session = this.session;
+    if (session === undefined && this.early === ReadyState.CONNECTING) {
+      throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the connection is not open yet');
+    }
+    if (session !== undefined && session.readyState === ReadyState.OPEN) return session;
+    if (callback !== undefined) {
+      process.nextTick(callback, new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the connection is closing or closed'));
+    }
+    return undefined;
+  }
+
+  private control(type: 'ping' | 'pong', data: string | Buffer | Uint8Array | undefined, callback: SendCallback | undefined): boolean {
+    const session = this.openSession(callback);
+    if (session === undefined) return false;
+    session.control(type, data, callback);
+    this.queueFlush();
+    return this.belowHighWaterMark();
+  }
+
+  private async streamMessage(source: StreamSource, isBinary: boolean | undefined): Promise<void> {
+    if (source === null || typeof source !== 'object' || typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
+      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'sendStream() needs a Readable or an async iterable');
+    }
+    let started = false;
+    try {
+      for await (const chunk of source as AsyncIterable<unknown>) {
+        const session = this.streamSession();
+        if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+          throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'a streamed chunk must be a string, Buffer or Uint8Array');
+        }
+        if (!started) {
+          session.sendStreamStart(isBinary ?? typeof chunk !== 'string');
+          started = true;
+        }
+        session.sendStreamChunk(chunk);
+        this.queueFlush();
+        if (session.bufferedAmount >= this.config.writeHighWaterMark) await this.drained();
+      }
+      const session = this.streamSession();
+      if (!started) session.sendStreamStart(isBinary ?? true);
+      await new Promise<void>((resolve, reject) => {
+        session.sendStreamEnd((error) => { if (error) reject(error); else resolve(); });
+        this.queueFlush();
+      });
+    } catch (error) {
+      // A source that failed (or a chunk we refused) leaves the message unfinishable.
+      if (started && this.session?.sendingStream === true) {
+        this.session.sendStreamAbort(error instanceof Error ? error : new Error(String(error)));
+        this.sync();
+      }
+      throw error;
+    }
+  }
+
+  private streamSession(): Session {
+    const session = this.session;
+    if (session === undefined || session.readyState !== ReadyState.OPEN) {
+      throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the connection is not open');
+    }
+    return session;
+  }
+
+  /** Resolves once the outgoing queue is below the high-water mark; rejects if the connection closes. */
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      (this.drainWaiters ??= []).push((error) => { if (error) reject(error); else resolve(); });
+    });
+  }
+
+  /** Hands a received message to the consumer: the iterator, listeners, or the held queue. */
+  private deliver(message: ReceivedMessage, event: 'message' | 'stream'): void {
+    const session = this.session as Session;
+    const listening = this.listenerCount(event) > 0;
+    if (this.iterating) {
+      const waiter = this.waiter;
+      if (waiter !== undefined && session.inbox.length === 0) {
+        this.waiter = undefined;
+        waiter.resolve({ value: message, done: false });
+      } else {
+        session.inbox.push(message);
+      }
+    } else if (!listening || session.inbox.length > 0) {
+      // Nobody takes it yet (or older messages wait): hold it, in order.
+      session.inbox.push(message);
+      if (listening) this.scheduleDelivery();
+      return;
+    }
+    if (listening) this.emitMessage(message, event);
+  }
+
+  private emitMessage(message: ReceivedMessage, event: 'message' | 'stream'): void {
+    if (event === 'stream') this.emit('stream', message.stream as Readable, message.isBinary);
+    else this.emit('message', message.data, message.isBinary);
+  }
+
+  /** Held messages go to listeners that appeared (on the next tick, once they are attached). */
+  private scheduleDelivery(): void {
+    if (this.deliverQueued || this.iterating || this.session === undefined || this.session.inbox.length === 0) return;
+    this.deliverQueued = true;
+    process.nextTick(() => {
+      this.deliverQueued = false;
+      const session = this.session as Session;
+      while (!this.iterating && session.inbox.length > 0) {
+        const event = this.config.streamMessages ? 'stream' : 'message';
+        if (this.listenerCount(event) === 0) break;
+        this.emitMessage(session.inbox.shift() as ReceivedMessage, event);
+      }
+      this.sync();
+    });
+  }
+
+  private next(): Promise<IteratorResult<ReceivedMessage>> {
+    const session = this.session;
+    const held = session?.inbox.shift() as ReceivedMessage | undefined;
+    if (held !== undefined) {
+      this.sync();
+      return Promise.resolve({ value: held, done: false });
+    }
+    if (this.readyState === ReadyState.CLOSED) return this.endOfMessages();
+    if (this.waiter !== undefined) return Promise.reject(new WebSocketUsageError('WS_ERR_INVALID_STATE', 'next() called before the previous one settled'));
+    return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
+  }
+
+  private endOfMessages(): Promise<IteratorResult<ReceivedMessage>> {
+    const error = this.closedError();
+    return error === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(error);
+  }
+
+  /** How the iterator ends: quietly for 1000, 1001 and 1005, with an error for any other code. */
+  private closedError(): ConnectionClosedError | undefined {
+    const session = this.session;
+    const code = session === undefined ? 1006 : session.closeCode;
+    if (code === 1000 || code === 1001 || code === 1005) return undefined;
+    return new ConnectionClosedError(code, session?.closeReason ?? '', session?.error);
+  }
+
+  private finish(): void {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    const session = this.session;
+    const socket = this.socket;
+    if (socket !== undefined) socket[kWebSocket] = undefined;
+    const stream = this.stream;
+    this.stream = undefined;
+    // An unfinished message's stream never looks complete: it is destroyed, with the error for a
+    // reader that listens for one (an unlistened 'error' would throw: the peer could crash us).
+    if (stream !== undefined && !stream.destroyed) {
+      stream.destroy(stream.listenerCount('error') > 0 ? session?.error ?? new ConnectionClosedError(1006, '') : undefined);
+    }
+    const waiters = this.drainWaiters;
+    this.drainWaiters = undefined;
+    if (waiters !== undefined) {
+      const error = new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the connection closed');
+      for (const waiter of waiters) waiter(error);
+    }
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    if (waiter !== undefined) {
+      const error = this.closedError();
+      if (error === undefined) waiter.resolve({ value: undefined, done: true });
+      else waiter.reject(error);
+    }
+    this.emit('close', session?.closeCode ?? 1006, session?.closeReason ?? '');
+  }
+}
