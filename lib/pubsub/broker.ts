@@ -10,7 +10,8 @@ import { WebSocketUsageError } from '../index';
 
 /**
  * Receives a message another process published on a topic this process subscribed to.
- * `payload` is the message's bytes (UTF-8 text when `isBinary` is false).
+ * `payload` is the message's bytes (UTF-8 text when `isBinary` is false); it is the handler's to
+ * keep (a broker never reuses it), so it can be framed and written to sockets as it is.
  */
 export type BrokerMessageHandler = (topic: string, payload: Buffer, isBinary: boolean) => void;
 
