@@ -180,6 +180,7 @@ function payloadPreview(record: FrameRecord): string {
   const { header, preview } = record;
   const complete = preview.length === header.payloadLength;
   if (record.compressed) return header.payloadLength === 0 ? 'compressed' : `compressed ${hexPreview(preview, complete)}`;
+  if (header.payloadLength === 0 && record.payloadKind !== 'text' && record.payloadKind !== 'close') return '';
   switch (record.payloadKind) {
     case 'text':
       return quoteText(preview, complete);

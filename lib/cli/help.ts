@@ -73,7 +73,8 @@ Options:
   -q, --quiet             do not log connections on stderr
   -h, --help
 
-${OUTPUT_HELP} With --print and without --raw, each line starts with the sender's address.
+${OUTPUT_HELP}
+With --print (and without --raw) each line starts with the sender's address.
 
 ${EXIT_CODE_HELP}
 `;

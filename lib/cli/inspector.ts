@@ -305,12 +305,12 @@ export class FrameInspector {
     }
     if (this.state === State.Head) {
       const end = this.pending.indexOf(HEAD_END);
-      if (end === -1) {
-        if (this.pending.length > DEFAULT_MAX_HEADER_SIZE) {
-          this.fail(new WebSocketProtocolError('WS_ERR_HANDSHAKE_HEADER_TOO_LARGE', undefined, DEFAULT_MAX_HEADER_SIZE), undefined);
-        }
+      // The same bound a wsframe peer puts on a handshake head, so a capture without one stays bounded.
+      if ((end === -1 ? this.pending.length : end + HEAD_END.length) > DEFAULT_MAX_HEADER_SIZE) {
+        this.fail(new WebSocketProtocolError('WS_ERR_HANDSHAKE_HEADER_TOO_LARGE', undefined, DEFAULT_MAX_HEADER_SIZE), undefined);
         return;
       }
+      if (end === -1) return;
       this.skipped = end + HEAD_END.length;
       const firstLine = this.pending.subarray(0, this.pending.indexOf('\r\n')).toString('latin1');
       this.sink({ kind: 'http', offset: 0, length: this.skipped, firstLine });

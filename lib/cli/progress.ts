@@ -28,11 +28,11 @@ export class TransferCounter {
     this.receivedMessages++;
   }
 
-  /** `sent 4.0 MiB (4194304 B, 64 messages), received 0 B (0 B, 0 messages), 2.5 s`. */
+  /** `sent 4.0 MiB (4194304 bytes, 64 messages), received 0 B (0 bytes, 0 messages), 2.5 s`. */
   line(now: number): string {
     const seconds = Math.max(0, now - this.started) / 1000;
     const side = (bytes: number, messages: number): string =>
-      `${formatBytes(bytes)} (${bytes} B, ${messages} message${messages === 1 ? '' : 's'})`;
+      `${formatBytes(bytes)} (${bytes} bytes, ${messages} message${messages === 1 ? '' : 's'})`;
     return `sent ${side(this.sentBytes, this.sentMessages)}, received ${side(this.receivedBytes, this.receivedMessages)}, ${seconds.toFixed(1)} s`;
   }
 }
