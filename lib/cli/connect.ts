@@ -10,7 +10,7 @@ import {
 } from '../index';
 import type { ConnectArgs } from './args';
 import { ExitCode, exitCodeForClose } from './exit';
-import { formatClose, formatMessage } from './format';
+import { errorDetail, formatClose, formatMessage } from './format';
 import { LineSplitter } from './lines';
 import { PROGRESS_INTERVAL, TransferCounter } from './progress';
 
@@ -58,7 +58,7 @@ export function clientOptionsFor(args: ConnectArgs, readFile: (path: string) => 
  */
 export function handshakeStatus(err: WebSocketProtocolError): number | undefined {
   if (typeof err.status === 'number') return err.status;
-  const match = /\bstatus (\d{3})\b/.exec(err.message) ?? /\b([1-5]\d\d)\b/.exec(err.message);
+  const match = /\bstatus (\d{3})\b/.exec(err.message);
   return match === null ? undefined : Number(match[1]);
 }
 
@@ -67,7 +67,7 @@ const TLS_CODES = /^(?:ERR_TLS_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_
 
 /** A failed connection attempt as one line for stderr, and the exit code it gets. */
 export function describeConnectError(err: unknown, url: string): { message: string; exitCode: ExitCode } {
-  if (err instanceof WebSocketUsageError) return { message: err.message, exitCode: ExitCode.Usage };
+  if (err instanceof WebSocketUsageError) return { message: errorDetail(err), exitCode: ExitCode.Usage };
   if (err instanceof WebSocketProtocolError) {
     if (err.code === 'WS_ERR_HANDSHAKE_STATUS') {
       const status = handshakeStatus(err);
@@ -129,7 +129,7 @@ export async function runConnect(args: ConnectArgs, io: CommandIo): Promise<Exit
   try {
     options = clientOptionsFor(args);
   } catch (err) {
-    status.error(`wsframe connect: ${(err as Error).message}`);
+    status.error(`wsframe connect: ${errorDetail(err as WebSocketUsageError)}`);
     return ExitCode.Usage;
   }
 
@@ -215,7 +215,7 @@ class Session {
     try {
       lines = this.lines.push(chunk);
     } catch (err) {
-      this.giveUp(err as Error);
+      this.giveUp(err as WebSocketUsageError);
       return;
     }
     for (const line of lines) this.send(line, false);
@@ -237,7 +237,7 @@ class Session {
       try {
         last = this.lines.end();
       } catch (err) {
-        this.giveUp(err as Error);
+        this.giveUp(err as WebSocketUsageError);
         return;
       }
       for (const line of last) this.send(line, false);
@@ -271,8 +271,9 @@ class Session {
     this.ws.close(1000);
   }
 
-  private giveUp(err: Error): void {
-    this.status.error(`wsframe connect: ${err.message}`);
+  /** stdin cannot be sent (a line over the limit): close, and exit 1 whatever the close code. */
+  private giveUp(err: WebSocketUsageError): void {
+    this.status.error(`wsframe connect: ${errorDetail(err)}`);
     this.exitOverride = ExitCode.Usage;
     this.io.stdin.pause();
     this.close();
