@@ -23,7 +23,7 @@ export const EOF_PONG_TIMEOUT = 5000;
 /** The process streams a command uses (injectable so the glue does not reach for globals). */
 export interface CommandIo {
   stdin: Readable & { isTTY?: boolean };
-  stdout: Writable;
+  stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };
 }
 
@@ -198,7 +198,8 @@ class Session {
 
   private onMessage(data: string | Buffer, isBinary: boolean): void {
     this.counter.received(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
-    this.status.clear();
+    // On a shared terminal the message would land in the middle of the progress line.
+    if (this.io.stdout.isTTY === true) this.status.clear();
     if (!this.io.stdout.write(formatMessage(data, isBinary, this.args.output))) {
       // stdout is slower than the network: stop reading so the server feels TCP backpressure.
       this.ws.pause();

@@ -78,6 +78,23 @@ describe('cli/inspect', () => {
     expect(nonMinimal.code).to.equal(0);
   });
 
+  it('prints what the README shows for its samples', async () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Command line'));
+    const block = section.slice(section.indexOf('$ wsframe inspect'), section.indexOf('```', section.indexOf('$ wsframe inspect')));
+    const samples = block.split(/^\$ /m).filter((sample) => sample !== '');
+    expect(samples).to.have.length(2);
+    const bug = Buffer.concat([Buffer.from('81 05 48 65 6c 6c 6f 81 c8 '), Buffer.from(Buffer.alloc(200, 0x61).toString('hex'))]);
+    fs.writeFileSync(path.join(dir, 'bug.hex'), bug);
+    for (const sample of samples) {
+      const [command, ...expected] = sample.trimEnd().split('\n');
+      const printf = /^printf '([^']*)' \| (.*)$/.exec(command);
+      const args = (printf === null ? command : printf[2]).split(' ').slice(1).map((arg) => (arg === 'bug.hex' ? path.join(dir, arg) : arg));
+      const { stdout } = await run(args, printf === null ? '' : printf[1]);
+      expect(stdout.trimEnd().split('\n'), command).to.deep.equal(expected);
+    }
+  });
+
   it('decodes both directions of a real connection captured by a TCP proxy', async () => {
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await once(wss, 'listening');
