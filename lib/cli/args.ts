@@ -4,7 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
-  DEFAULT_MAX_PAYLOAD, type DecoderRole, isToken, parseWebSocketUrl, WebSocketUsageError,
+  DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_PAYLOAD, type DecoderRole, isToken, parseWebSocketUrl, WebSocketUsageError,
 } from '../index';
 import { errorDetail } from './format';
 
@@ -53,6 +53,7 @@ export interface InspectArgs {
   hex: boolean;
   role: DecoderRole;
   maxPayload: number;
+  maxMessage: number;
   allowNonMinimal: boolean;
   deflate: boolean;
   framesOnly: boolean;
@@ -109,6 +110,7 @@ const inspectOptions = {
   hex: { type: 'boolean' },
   role: { type: 'string' },
   'max-payload': { type: 'string' },
+  'max-message': { type: 'string' },
   'allow-non-minimal': { type: 'boolean' },
   deflate: { type: 'boolean' },
   'frames-only': { type: 'boolean' },
@@ -243,6 +245,9 @@ function parseInspect(argv: string[]): InspectArgs {
     maxPayload: values['max-payload'] === undefined
       ? DEFAULT_MAX_PAYLOAD
       : integer('--max-payload', values['max-payload'], 0, Number.MAX_SAFE_INTEGER),
+    maxMessage: values['max-message'] === undefined
+      ? DEFAULT_MAX_MESSAGE_SIZE
+      : integer('--max-message', values['max-message'], 0, Number.MAX_SAFE_INTEGER),
     allowNonMinimal: values['allow-non-minimal'] === true,
     deflate: values.deflate === true,
     framesOnly: values['frames-only'] === true,

@@ -94,6 +94,7 @@ Options:
                           server: check as a server receiving them (client frames must be masked);
                           client: check as a client receiving them (server frames must not be)
       --max-payload <n>   largest frame payload accepted, in bytes (default 67108864, 64 MiB)
+      --max-message <n>   largest message, inflated, in bytes (default 67108864, 64 MiB)
       --allow-non-minimal accept lengths not written in their shortest form
       --deflate           the frames use permessage-deflate: accept RSV1 and inflate messages
       --frames-only       check framing only, not message rules (fragment order, UTF-8 of

@@ -45,7 +45,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   WS_ERR_INVALID_CLOSE_CODE:
     'close codes on the wire are 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 §7.4); 1005 and 1006 are only ' +
     'reported locally, never sent.',
-  WS_ERR_MESSAGE_TOO_BIG: 'the message is larger than 64 MiB, the default limit of wsframe connections.',
+  WS_ERR_MESSAGE_TOO_BIG: 'the message is larger than --max-message (default 64 MiB, the limit of wsframe connections).',
   WS_ERR_TOO_MANY_FRAGMENTS: 'the message has more fragments than wsframe connections accept (1,048,576).',
   WS_ERR_INVALID_COMPRESSED_DATA:
     'the payload is not a raw deflate stream as RFC 7692 §7.2 describes (the trailing 00 00 ff ff removed), ' +

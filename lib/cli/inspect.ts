@@ -37,6 +37,7 @@ export async function runInspect(args: InspectArgs, io: CommandIo): Promise<Exit
   const inspector = new FrameInspector({
     role: args.role,
     maxPayload: args.maxPayload,
+    maxMessageSize: args.maxMessage,
     allowNonMinimalLength: args.allowNonMinimal,
     deflate: args.deflate,
     messages: !args.framesOnly,

@@ -25,6 +25,8 @@ export interface InspectorOptions {
   messages?: boolean;
   /** Payload bytes kept per frame and per message for previews. Default 64. */
   previewBytes?: number;
+  /** Largest message (inflated, for compressed ones). Default: the library's (64 MiB). */
+  maxMessageSize?: number;
 }
 
 /** How a payload reads: decides its preview. */
@@ -133,8 +135,7 @@ interface OpenFrame {
   header: FrameHeader;
   payloadKind: PayloadKind;
   compressed: boolean;
-  preview: Buffer;
-  previewLength: number;
+  preview: Preview;
   received: number;
 }
 
@@ -150,8 +151,7 @@ interface OpenMessage {
 /** Streamed message contents from MessageParser (inflated, UTF-8 checked). */
 interface MessageContent {
   length: number;
-  preview: Buffer;
-  previewLength: number;
+  preview: Preview;
 }
 
 function looksLikeHexText(bytes: Buffer): boolean {
@@ -177,10 +177,26 @@ function isCompressed(opcode: number, rsv1: boolean, deflate: boolean, message: 
   return opcode === Opcode.Continuation && message?.compressed === true;
 }
 
-/** Copies what fits of `bytes` into `target` from `at`; returns the new fill level. */
-function fill(target: Buffer, at: number, bytes: Buffer): number {
-  if (at >= target.length) return at;
-  return at + bytes.copy(target, at, 0, Math.min(bytes.length, target.length - at));
+/**
+ * The first `limit` bytes of a payload, copied as they pass. Memory follows what arrived, never
+ * what a header announced, so a huge length with a huge --preview allocates nothing up front.
+ */
+class Preview {
+  private readonly pieces: Buffer[] = [];
+  private length = 0;
+
+  constructor(private readonly limit: number) {}
+
+  add(bytes: Buffer): void {
+    if (this.length >= this.limit || bytes.length === 0) return;
+    const piece = Buffer.from(bytes.subarray(0, this.limit - this.length));
+    this.pieces.push(piece);
+    this.length += piece.length;
+  }
+
+  bytes(): Buffer {
+    return this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces, this.length);
+  }
 }
 
 /**
@@ -237,10 +253,11 @@ export class FrameInspector {
     }, { frame: (frame) => { this.onFrame(frame); } });
     this.messages = options.messages === false ? undefined : new MessageParser({
       streaming: true,
+      maxMessageSize: options.maxMessageSize,
       deflate: this.deflate ? new PerMessageDeflate(ANY_DEFLATE, 'client') : undefined,
     }, {
       message: () => { /* control frames: their frame line says it all */ },
-      streamStart: () => { this.content = { length: 0, preview: Buffer.alloc(this.previewBytes), previewLength: 0 }; },
+      streamStart: () => { this.content = { length: 0, preview: new Preview(this.previewBytes) }; },
       streamData: (bytes) => { this.onMessageData(bytes); },
       streamEnd: () => { this.onMessageEnd(); },
     });
@@ -343,7 +360,7 @@ export class FrameInspector {
     const isPiece = isFramePiece(piece);
     if (!isPiece || piece.offset === 0) this.beginFrame(piece);
     const frame = this.frame as OpenFrame;
-    frame.previewLength = fill(frame.preview, frame.previewLength, piece.payload);
+    frame.preview.add(piece.payload);
     frame.received += piece.payload.length;
     const last = !isPiece || piece.last;
     if (last) this.endFrame(frame);
@@ -364,8 +381,7 @@ export class FrameInspector {
       header,
       payloadKind: payloadKindOf(piece.opcode, this.message),
       compressed: isCompressed(piece.opcode, piece.rsv1, this.deflate, this.message),
-      preview: Buffer.alloc(Math.min(this.previewBytes, header.payloadLength)),
-      previewLength: 0,
+      preview: new Preview(this.previewBytes),
       received: 0,
     };
   }
@@ -397,7 +413,7 @@ export class FrameInspector {
       header: frame.header,
       payloadKind: frame.payloadKind,
       compressed: frame.compressed,
-      preview: frame.preview.subarray(0, frame.previewLength),
+      preview: frame.preview.bytes(),
       received: frame.received,
     };
   }
@@ -405,7 +421,7 @@ export class FrameInspector {
   private onMessageData(bytes: Buffer): void {
     const content = this.content as MessageContent;
     content.length += bytes.length;
-    content.previewLength = fill(content.preview, content.previewLength, bytes);
+    content.preview.add(bytes);
   }
 
   private onMessageEnd(): void {
@@ -423,7 +439,7 @@ export class FrameInspector {
       frames: message.frames,
       length: content.length,
       compressedLength: message.compressed ? message.wireLength : undefined,
-      preview: content.preview.subarray(0, content.previewLength),
+      preview: content.preview.bytes(),
     });
   }
 

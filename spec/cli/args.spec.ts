@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DEFAULT_MAX_PAYLOAD } from '../../lib/index';
+import { DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_PAYLOAD } from '../../lib/index';
 import { type Command, parseCommandLine, parseHeaderArguments } from '../../lib/cli/args';
 
 function usageError(command: Command): string {
@@ -168,7 +168,8 @@ describe('cli/args', () => {
       expect(parseCommandLine(['inspect'])).to.deep.equal({
         kind: 'inspect',
         args: {
-          file: '-', hex: false, role: 'any', maxPayload: DEFAULT_MAX_PAYLOAD, allowNonMinimal: false, deflate: false,
+          file: '-', hex: false, role: 'any', maxPayload: DEFAULT_MAX_PAYLOAD, maxMessage: DEFAULT_MAX_MESSAGE_SIZE,
+          allowNonMinimal: false, deflate: false,
           framesOnly: false, previewBytes: 64,
         },
       });
@@ -176,12 +177,12 @@ describe('cli/args', () => {
 
     it('maps its options to decoder options', () => {
       expect(parseCommandLine([
-        'inspect', 'capture.bin', '--hex', '--role', 'server', '--max-payload', '1024', '--allow-non-minimal',
+        'inspect', 'capture.bin', '--hex', '--role', 'server', '--max-payload', '1024', '--max-message', '2048', '--allow-non-minimal',
         '--deflate', '--frames-only', '--preview', '0',
       ])).to.deep.equal({
         kind: 'inspect',
         args: {
-          file: 'capture.bin', hex: true, role: 'server', maxPayload: 1024, allowNonMinimal: true, deflate: true,
+          file: 'capture.bin', hex: true, role: 'server', maxPayload: 1024, maxMessage: 2048, allowNonMinimal: true, deflate: true,
           framesOnly: true, previewBytes: 0,
         },
       });

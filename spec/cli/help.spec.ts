@@ -8,7 +8,7 @@ const OPTIONS: Record<CommandName, readonly string[]> = {
   connect: ['--protocol', '-p', '--header', '-H', '--origin', '-o', '--compress', '--binary', '-b', '--hex', '--raw',
     '--keep-open', '--insecure', '-k', '--ca', '--progress', '--quiet', '-q', '--help'],
   listen: ['--host', '--path', '--print', '--compress', '--protocol', '-p', '--hex', '--raw', '--quiet', '-q', '--help'],
-  inspect: ['--hex', '--role', '--max-payload', '--allow-non-minimal', '--deflate', '--frames-only', '--preview', '--help'],
+  inspect: ['--hex', '--role', '--max-payload', '--max-message', '--allow-non-minimal', '--deflate', '--frames-only', '--preview', '--help'],
 };
 
 describe('cli/help', () => {

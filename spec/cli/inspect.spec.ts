@@ -69,7 +69,10 @@ describe('cli/inspect', () => {
     expect(code).to.equal(1);
   });
 
-  it('applies --max-payload and --allow-non-minimal to the decoder', async () => {
+  it('applies --max-payload, --max-message and --allow-non-minimal to the decoder', async () => {
+    const tooLong = await run(['inspect', '--hex', '--max-message', '4'], '01 03 48 65 6c 80 02 6c 6f');
+    expect(tooLong.stdout).to.match(/^@5 +error WS_ERR_MESSAGE_TOO_BIG \(close 1009\) in the frame at byte 5/m);
+    expect(tooLong.code).to.equal(4);
     const tooBig = await run(['inspect', '--hex', '--max-payload', '4'], HELLO);
     expect(tooBig.stdout).to.match(/^@1 +error WS_ERR_PAYLOAD_TOO_BIG \(close 1009\) at byte 1/);
     expect(tooBig.code).to.equal(4);

@@ -146,6 +146,17 @@ describe('cli/inspector', () => {
         .to.deep.equal({ code: 'WS_ERR_PAYLOAD_TOO_BIG', closeCode: 1009, offset: 1, frameOffset: undefined });
     });
 
+    it('refuses a message over maxMessageSize, summed over its fragments (1009)', () => {
+      expect(errorOf(inspect(bytes('01 03 48 65 6c  80 02 6c 6f'), { maxMessageSize: 4 })))
+        .to.deep.include({ code: 'WS_ERR_MESSAGE_TOO_BIG', closeCode: 1009, frameOffset: 5 });
+    });
+
+    it('allocates previews by what arrived, not by what a header announces', () => {
+      const records = inspect(bytes('82 7f 00 1f ff ff ff ff ff ff  01 02 03'), { maxPayload: Number.MAX_SAFE_INTEGER, maxMessageSize: Number.MAX_SAFE_INTEGER, previewBytes: Number.MAX_SAFE_INTEGER });
+      expect(summary(frames(records)[0])).to.deep.include({ payloadLength: Number.MAX_SAFE_INTEGER, preview: '\x01\x02\x03', received: 3 });
+      expect(errorOf(records)).to.deep.include({ code: 'WS_ERR_TRUNCATED_FRAME', offset: 13 });
+    });
+
     it('says when the input looks like hex text', () => {
       const records = inspect(Buffer.from('81 05 48 65 6c 6c 6f'));
       const error = records.find((r) => r.kind === 'error');
