@@ -4,13 +4,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import type { Readable, Writable } from 'node:stream';
 import {
   type ClientOptions, connect, ReadyState, type WebSocket, WebSocketProtocolError, WebSocketUsageError,
 } from '../index';
 import type { ConnectArgs } from './args';
 import { ExitCode, exitCodeForClose } from './exit';
 import { errorDetail, formatClose, formatMessage } from './format';
+import { type CommandIo, StatusLine } from './io';
 import { LineSplitter } from './lines';
 import { PROGRESS_INTERVAL, TransferCounter } from './progress';
 
@@ -19,13 +19,6 @@ import { PROGRESS_INTERVAL, TransferCounter } from './progress';
  * everything we sent (and written its replies) before we close anyway.
  */
 export const EOF_PONG_TIMEOUT = 5000;
-
-/** The process streams a command uses (injectable so the glue does not reach for globals). */
-export interface CommandIo {
-  stdin: Readable & { isTTY?: boolean };
-  stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean };
-}
 
 /**
  * The library options for these arguments.
@@ -84,47 +77,12 @@ export function describeConnectError(err: unknown, url: string): { message: stri
   return { message, exitCode: ExitCode.ConnectFailed };
 }
 
-/** Writes status lines to stderr, keeping a TTY progress line at the bottom. */
-class Status {
-  private statusShown = false;
-
-  constructor(private readonly stderr: CommandIo['stderr'], private readonly quiet: boolean) {}
-
-  /** An informational line (suppressed by --quiet). */
-  info(text: string): void {
-    if (!this.quiet) this.error(text);
-  }
-
-  /** A line that is always shown. */
-  error(text: string): void {
-    this.clear();
-    this.stderr.write(`${text}\n`);
-  }
-
-  /** Replaces the progress line (TTY) or adds one (pipe). */
-  progress(text: string): void {
-    if (this.stderr.isTTY === true) {
-      this.stderr.write(`\r${text}\x1b[K`);
-      this.statusShown = true;
-    } else {
-      this.stderr.write(`${text}\n`);
-    }
-  }
-
-  /** Removes the TTY progress line before other output lands on the terminal. */
-  clear(): void {
-    if (!this.statusShown) return;
-    this.stderr.write('\r\x1b[K');
-    this.statusShown = false;
-  }
-}
-
 /**
  * Runs `wsframe connect`. Resolves with the exit code once the connection is closed (or failed
  * to open).
  */
 export async function runConnect(args: ConnectArgs, io: CommandIo): Promise<ExitCode> {
-  const status = new Status(io.stderr, args.quiet);
+  const status = new StatusLine(io.stderr, args.quiet);
   let options: ClientOptions;
   try {
     options = clientOptionsFor(args);
@@ -171,7 +129,7 @@ class Session {
     private readonly ws: WebSocket,
     private readonly args: ConnectArgs,
     private readonly io: CommandIo,
-    private readonly status: Status,
+    private readonly status: StatusLine,
   ) {
     this.done = new Promise((resolve) => { this.resolve = resolve; });
     this.showProgress = args.progress ?? (io.stderr.isTTY === true && io.stdin.isTTY !== true);

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { WebSocketUsageError } from '../index';
 import type { InspectArgs } from './args';
-import type { CommandIo } from './connect';
+import type { CommandIo } from './io';
 import { ExitCode } from './exit';
 import { errorDetail, formatRecord } from './format';
 import { HexDecoder } from './hex';

@@ -6,7 +6,7 @@ import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloseCode, type WebSocket, WebSocketServer } from '../index';
 import type { ListenArgs } from './args';
-import type { CommandIo } from './connect';
+import type { CommandIo } from './io';
 import { ExitCode } from './exit';
 import { formatClose, formatMessage } from './format';
 

@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type Command, parseCommandLine } from './args';
-import { type CommandIo, runConnect } from './connect';
+import { runConnect } from './connect';
+import type { CommandIo } from './io';
 import { ExitCode } from './exit';
 import { helpText } from './help';
 import { runInspect } from './inspect';
