@@ -4,6 +4,7 @@
  * the HTTP status the server answers with. Errors are built from this table only, so a code,
  * its close code and its message can never drift apart.
  */
+import type { IncomingHttpHeaders } from 'node:http';
 import { CloseCode } from './constants';
 
 interface ErrorSpec {
@@ -71,6 +72,7 @@ export const ERRORS = {
   WS_ERR_HANDSHAKE_TIMEOUT: spec(P, 'the opening handshake did not finish in time', 408),
   WS_ERR_HANDSHAKE_UNAVAILABLE: spec(CloseCode.GoingAway, 'the server is shutting down', 503),
   WS_ERR_HANDSHAKE_STATUS: spec(P, 'the server did not answer 101 Switching Protocols'),
+  WS_ERR_HANDSHAKE_REDIRECTS: spec(P, 'the server redirected more than maxRedirects times'),
   WS_ERR_HANDSHAKE_ACCEPT: spec(P, 'Sec-WebSocket-Accept does not match the key'),
   WS_ERR_HANDSHAKE_PROTOCOL: spec(P, 'the server chose a subprotocol the client did not offer'),
   WS_ERR_HANDSHAKE_RESPONSE: spec(P, 'invalid handshake response'),
@@ -95,17 +97,33 @@ export class WebSocketProtocolError extends Error {
   readonly closeCode: number;
   /** Byte offset in the stream where the problem was detected, when known. */
   readonly offset: number | undefined;
-  /** HTTP status to answer a rejected opening handshake with, when it is one. */
+  /**
+   * HTTP status to answer a rejected opening handshake with, when it is one; on a client whose
+   * handshake was refused, the status the server answered with.
+   */
   readonly status: number | undefined;
+  /** Client side: the headers of the server's non-101 answer. */
+  readonly headers?: IncomingHttpHeaders;
+  /** Client side: the first bytes of that answer's body (bounded); undefined when not read here. */
+  readonly body?: Buffer;
 
-  constructor(code: ErrorCode, detail?: string, offset?: number) {
+  /**
+   * @param response Client side: what the server answered instead of 101. Its `status` wins over
+   *   the table's.
+   */
+  constructor(code: ErrorCode, detail?: string, offset?: number,
+    response?: { status: number; headers: IncomingHttpHeaders; body?: Buffer }) {
     const entry: ErrorSpec = ERRORS[code];
     super(detail === undefined ? entry.message : `${entry.message}: ${detail}`);
     this.name = 'WebSocketProtocolError';
     this.code = code;
     this.closeCode = entry.closeCode;
     this.offset = offset;
-    this.status = entry.status;
+    this.status = response?.status ?? entry.status;
+    if (response !== undefined) {
+      this.headers = response.headers;
+      this.body = response.body;
+    }
   }
 }
 

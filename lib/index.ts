@@ -76,4 +76,7 @@ export { Scheduler } from './connection/scheduler';
 export {
   type VerifyInfo, type VerifyResult, WebSocketServer, type WebSocketServerEvents, type WebSocketServerOptions,
 } from './server';
-export { type ClientOptions, connect, parseWebSocketUrl } from './client';
+export {
+  type ClientOptions, connect, DEFAULT_MAX_REDIRECTS, parseWebSocketUrl, UNEXPECTED_RESPONSE_BODY_LIMIT,
+  UNEXPECTED_RESPONSE_BODY_TIMEOUT,
+} from './client';

@@ -1,18 +1,15 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer as WsServer } from 'ws';
-import { acceptKey } from '../lib/handshake/keys';
-import { connect, parseWebSocketUrl } from '../lib/client';
-import { WebSocketProtocolError, WebSocketUsageError } from '../lib/errors';
-import { WebSocketServer } from '../lib/server';
-import type { WebSocket } from '../lib/connection/websocket';
+import {
+  acceptKey, type ClientOptions, connect, parseWebSocketUrl, type WebSocket, WebSocketProtocolError, WebSocketServer,
+  WebSocketUsageError,
+} from '../lib/index';
+import { echoOnce, rejection, startEchoServer, testCertificate } from './client/servers';
 import { closed } from './support/peers';
 
 /** A raw TCP server answering every upgrade with `respond(key)`. */
@@ -40,15 +37,6 @@ async function rawServer(respond: (key: string) => string | undefined): Promise<
 
 function upgradeResponse(accept: string, extra = ''): string {
   return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('connect (client)', () => {
@@ -121,18 +109,9 @@ describe('connect (client)', () => {
     expect(parseWebSocketUrl('http://x/a?b').protocol).to.equal('ws:');
   });
 
-  it('connects to wss:// through TLS (our server attached to an https server)', async function () {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsframe-tls-'));
-    const keyFile = path.join(dir, 'key.pem');
-    const certFile = path.join(dir, 'cert.pem');
-    try {
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile,
-        '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    } catch {
-      throw new Error('openssl is needed to make a test certificate (apt-get install openssl)');
-    }
-    const cert = fs.readFileSync(certFile);
-    const server = https.createServer({ key: fs.readFileSync(keyFile), cert });
+  it('connects to wss:// through TLS (our server attached to an https server)', async () => {
+    const { key, cert } = testCertificate();
+    const server = https.createServer({ key, cert });
     const wss = new WebSocketServer({ server });
     wss.on('connection', (ws: WebSocket) => { ws.on('message', (data) => ws.send(data)); });
     server.listen(0, '127.0.0.1');
@@ -145,6 +124,104 @@ describe('connect (client)', () => {
     await closed(ws);
     await wss.close();
     server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("accepts ws's flat TLS option names (ca, servername) and checks the certificate with them", async () => {
+    const pair = testCertificate();
+    const server = await startEchoServer({ tls: pair });
+    try {
+      const refused = await rejection(connect(`${server.origin}/ws`));
+      expect(refused).to.be.instanceOf(Error).with.property('code', 'DEPTH_ZERO_SELF_SIGNED_CERT');
+      const ws = await connect(`${server.origin}/ws`, { ca: pair.cert, servername: 'localhost' });
+      expect(await echoOnce(ws, 'flat')).to.equal('flat');
+      // `tls` wins over the flat names.
+      const wrongName = await rejection(connect(`${server.origin}/ws`, { ca: pair.cert, servername: 'localhost', tls: { servername: 'elsewhere.test' } }));
+      expect(wrongName).to.be.instanceOf(Error).with.property('code', 'ERR_TLS_CERT_ALTNAME_INVALID');
+    } finally {
+      await server.close();
+    }
+  });
+
+  describe('option checks', () => {
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['protocols as a number', { protocols: 5 }],
+      ['a protocol that is not a token', { protocols: ['a b'] }],
+      ['a protocol listed twice', { protocols: ['chat', 'chat'] }],
+      ['headers as a string', { headers: 'Authorization: x' }],
+      ['a header name that is not a token', { headers: { 'bad name': 'v' } }],
+      ['a header value with CRLF', { headers: { 'X-Evil': 'a\r\nInjected: yes' } }],
+      ['a header value that is not a string', { headers: { 'X-Number': 5 } }],
+      ['origin as a number', { origin: 5 }],
+      ['handshakeTimeout 0', { handshakeTimeout: 0 }],
+      ['handshakeTimeout negative', { handshakeTimeout: -1 }],
+      ['handshakeTimeout not whole', { handshakeTimeout: 1.5 }],
+      ['handshakeTimeout NaN', { handshakeTimeout: Number.NaN }],
+      ['handshakeTimeout above 2^31 - 1', { handshakeTimeout: 2 ** 31 }],
+      ['maxHeaderSize 0', { maxHeaderSize: 0 }],
+      ['tls as a string', { tls: 'yes' }],
+      ['signal that is no AbortSignal', { signal: {} }],
+      ['agent without addRequest', { agent: {} }],
+      ['agent true', { agent: true }],
+      ['createConnection that is no function', { createConnection: 'net.connect' }],
+      ['followRedirects as a string', { followRedirects: 'yes' }],
+      ['maxRedirects negative', { maxRedirects: -1 }],
+      ['maxRedirects not whole', { maxRedirects: 1.5 }],
+      ['maxRedirects infinite', { maxRedirects: Infinity }],
+      ['auth as a number', { auth: 5 }],
+      ['onUnexpectedResponse that is no function', { onUnexpectedResponse: true }],
+      ['ca as a number', { ca: 5 }],
+      ['rejectUnauthorized as a string', { rejectUnauthorized: 'false' }],
+      ['servername as a number', { servername: 1 }],
+      ['minVersion SSLv3', { minVersion: 'SSLv3' }],
+      ['a connection option out of range (maxPayload)', { maxPayload: -1 }],
+      ['a bad perMessageDeflate option', { perMessageDeflate: { serverMaxWindowBits: 99 } }],
+    ];
+    for (const [what, options] of bad) {
+      it(`rejects ${what} with WS_ERR_INVALID_ARGUMENT before any network activity`, async () => {
+        let connections = 0;
+        const err = await rejection(connect('ws://127.0.0.1:9/', {
+          ...options,
+          ...('agent' in options || 'createConnection' in options ? {} : { createConnection: () => { connections += 1; return new net.Socket(); } }),
+        } as ClientOptions));
+        expect(err).to.be.instanceOf(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_ARGUMENT');
+        expect(connections).to.equal(0);
+      });
+    }
+
+    it('rejects agent and createConnection together (node would ignore createConnection)', async () => {
+      let connections = 0;
+      const err = await rejection(connect('ws://127.0.0.1:9/', {
+        agent: new http.Agent(),
+        createConnection: () => { connections += 1; return new net.Socket(); },
+      }));
+      expect(err).to.be.instanceOf(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_ARGUMENT');
+      expect(connections).to.equal(0);
+    });
+
+    it('rejects options that are not an object, and bad URLs', async () => {
+      const errors = await Promise.all([
+        rejection(connect('ws://127.0.0.1:9/', null as unknown as ClientOptions)),
+        rejection(connect('ftp://127.0.0.1/')),
+        rejection(connect('ws://127.0.0.1/#fragment')),
+        rejection(connect('ws+unix:')),
+        rejection(connect('not a url')),
+      ]);
+      expect(errors.map((err) => err instanceof WebSocketUsageError)).to.deep.equal([true, true, true, true, true]);
+    });
+
+    it('accepts every option at its documented type (agent false is the default behaviour)', async () => {
+      const server = await startEchoServer();
+      try {
+        const ws = await connect(`${server.origin}/ws`, {
+          protocols: [], headers: {}, origin: 'http://app.test', handshakeTimeout: 5000, maxHeaderSize: 8192,
+          tls: {}, signal: new AbortController().signal, agent: false, followRedirects: false, maxRedirects: 0,
+          auth: 'a:b', onUnexpectedResponse: () => undefined, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+        });
+        expect(await echoOnce(ws, 'all options')).to.equal('all options');
+        expect(server.seen[0]?.headers.origin).to.equal('http://app.test');
+      } finally {
+        await server.close();
+      }
+    });
   });
 });

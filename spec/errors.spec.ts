@@ -61,6 +61,16 @@ describe('errors', () => {
       }
     });
 
+    it("takes a refused handshake's real status, headers and body over the table's status", () => {
+      const body = Buffer.from('who are you?');
+      const err = new WebSocketProtocolError('WS_ERR_HANDSHAKE_FORBIDDEN', 'status 401', undefined,
+        { status: 401, headers: { 'www-authenticate': 'Basic' }, body });
+      expect({ status: err.status, headers: err.headers, body: err.body })
+        .to.deep.equal({ status: 401, headers: { 'www-authenticate': 'Basic' }, body });
+      const plain = new WebSocketProtocolError('WS_ERR_HANDSHAKE_FORBIDDEN');
+      expect({ status: plain.status, headers: plain.headers, body: plain.body }).to.deep.equal({ status: 403, headers: undefined, body: undefined });
+    });
+
     it('leaves the offset undefined when it is not known', () => {
       expect(new WebSocketProtocolError('WS_ERR_INVALID_OPCODE').offset).to.equal(undefined);
     });

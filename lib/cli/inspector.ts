@@ -254,7 +254,7 @@ export class FrameInspector {
     this.messages = options.messages === false ? undefined : new MessageParser({
       streaming: true,
       maxMessageSize: options.maxMessageSize,
-      deflate: this.deflate ? new PerMessageDeflate(ANY_DEFLATE, 'client') : undefined,
+      extension: this.deflate ? new PerMessageDeflate(ANY_DEFLATE, 'client') : undefined,
     }, {
       message: () => { /* control frames: their frame line says it all */ },
       streamStart: () => { this.content = { length: 0, preview: new Preview(this.previewBytes) }; },
