@@ -32,6 +32,14 @@ export interface MessageExtension {
   readonly rsvBits: number;
 
   /**
+   * Set when {@link encode} keeps no state between messages (permessage-deflate without our
+   * context takeover): extensions with the same key encode a payload to the same bytes, so one
+   * encoding can be sent to all of them (a broadcast frames and compresses a message once).
+   * Undefined when each connection must encode for itself.
+   */
+  readonly sharedEncoding?: string;
+
+  /**
    * Transforms the payload of an outgoing data message. Returns the payload to send in its place
    * (its first frame then carries {@link rsvBits}), `undefined` to send the message untransformed,
    * or {@link PENDING} when `callback` will receive it. Results go out in the order of the calls.
