@@ -349,10 +349,7 @@ export class WebSocketServer extends EventEmitter {
     socket.removeListener('error', onError);
     const ws = new WebSocket('server', undefined, this.config);
     ws.attach(socket as unknown as ByteStream, head, { protocol, extensions, extension: deflate });
-    if (this.server.clientTracking) {
-      this.clients.add(ws);
-      ws.once('close', () => { this.clients.delete(ws); });
-    }
+    if (this.server.clientTracking) ws.track(this.clients);
     return ws;
   }
 

@@ -86,6 +86,39 @@ export interface SendOptions {
 export type StreamSource = AsyncIterable<Buffer | Uint8Array | string> | NodeJS.ReadableStream;
 
 const kWebSocket = Symbol('wsframe.websocket');
+
+/** A WebSocket's booleans, as bits. */
+const enum Flag {
+  /** Closed before it was ever opened. */
+  ClosedEarly = 1,
+  CloseEmitted = 2,
+  /** The socket refused more: flush again on its 'drain'. */
+  TransportFull = 4,
+  FlushQueued = 8,
+  /** Inside onData: everything sent meanwhile is flushed once, at its end. */
+  Batching = 16,
+  /** The socket is paused (mirrors the session's `reading`). */
+  NotReading = 32,
+  Ended = 64,
+  YieldQueued = 128,
+  /** send() returned false: emit 'drain' once the queue is below the high-water mark. */
+  DrainWanted = 256,
+  /** An async iterator is running. */
+  Iterating = 512,
+  DeliverQueued = 1024,
+}
+
+/** State only some connections need. */
+interface Rare {
+  /** Promises waiting for the queue to drain (sendStream). */
+  drainWaiters?: Array<(error?: Error) => void>;
+  /** An iterator's pending next(). */
+  waiter?: { resolve: (result: IteratorResult<ReceivedMessage>) => void; reject: (error: unknown) => void };
+  /** The incoming streamed message being received. */
+  stream?: Readable;
+  /** The outgoing streamed messages, one after another. */
+  streamChain?: Promise<void>;
+}
 const EMPTY = Buffer.alloc(0);
 
 type Owned = ByteStream & { [kWebSocket]?: WebSocket };
@@ -113,43 +146,23 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   static readonly CLOSING = ReadyState.CLOSING;
   static readonly CLOSED = ReadyState.CLOSED;
 
-  /** `'server'` for connections accepted by a server, `'client'` for ones we opened. */
-  readonly role: Role;
   /** The subprotocol the handshake agreed on ('' if none). */
   protocol = '';
   /** The extensions the handshake agreed on ('' if none). */
   extensions = '';
 
   /** @internal */ heapIndex = -1;
-  /** @internal */ heapDeadline = Infinity;
+  /** @internal */ heapDeadline = 0;
 
+  // Fields are few on purpose: a server holds one of these per connection. Booleans are bits of
+  // `flags`; state only some connections need lives in `rare`, made on first use.
   private readonly config: SessionConfig;
   private socket: Owned | undefined;
   private session: Session | undefined;
-  /** Before attach(): CONNECTING, or CLOSED when closed before it opened. */
-  private early = ReadyState.CONNECTING;
-  private closeEmitted = false;
-  /** The socket refused more: flush again on its 'drain'. */
-  private transportFull = false;
-  private flushQueued = false;
-  /** Inside onData: everything sent meanwhile is flushed once, at its end. */
-  private batching = false;
-  /** The socket is read (mirrors session.reading). */
-  private reading = true;
-  private ended = false;
-  private yieldQueued = false;
-  /** send() returned false: emit 'drain' once the queue is below the high-water mark. */
-  private drainWanted = false;
-  /** Promises waiting for the queue to drain (sendStream). */
-  private drainWaiters: Array<(error?: Error) => void> | undefined;
-  /** An async iterator is running. */
-  private iterating = false;
-  private waiter: { resolve: (result: IteratorResult<ReceivedMessage>) => void; reject: (error: unknown) => void } | undefined;
-  /** The incoming streamed message being received. */
-  private stream: Readable | undefined;
-  private deliverQueued = false;
-  private streamChain: Promise<void> | undefined;
-
+  private flags = 0;
+  /** The set of open connections a server tracks this one in. */
+  private tracker: Set<WebSocket> | undefined;
+  private rare: Rare | undefined;
   /**
    * Creates a connection in CONNECTING state; {@link attach} opens it over a byte stream whose
    * opening handshake is done. Servers and `connect()` do both for you.
@@ -159,7 +172,23 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   constructor(role: Role, options?: ConnectionOptions, config?: SessionConfig) {
     super();
     this.config = config ?? resolveConnectionOptions(options, role);
-    this.role = this.config.role;
+  }
+
+  /** `'server'` for connections accepted by a server, `'client'` for ones we opened. */
+  get role(): Role {
+    return this.config.role;
+  }
+
+  private has(flag: Flag): boolean {
+    return (this.flags & flag) !== 0;
+  }
+
+  private set(flag: Flag, on: boolean): void {
+    this.flags = on ? this.flags | flag : this.flags & ~flag;
+  }
+
+  private get extra(): Rare {
+    return this.rare ??= {};
   }
 
   // --- typed events ------------------------------------------------------------------------------
@@ -200,12 +229,18 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /** Lifecycle state: {@link ReadyState}. */
   get readyState(): ReadyState {
-    return this.session === undefined ? this.early : this.session.readyState;
+    return this.session !== undefined ? this.session.readyState : this.has(Flag.ClosedEarly) ? ReadyState.CLOSED : ReadyState.CONNECTING;
   }
 
   /** Bytes queued for sending that the socket has not yet written (like the browser's). */
   get bufferedAmount(): number {
     return this.session === undefined ? 0 : this.session.bufferedAmount;
+  }
+
+  /** @internal A server tracks this connection in `set` until it closes. */
+  track(set: Set<WebSocket>): void {
+    this.tracker = set;
+    set.add(this);
   }
 
   /** @internal Bytes the socket holds. */
@@ -220,7 +255,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
    * @throws {WebSocketUsageError} unless CONNECTING.
    */
   attach(socket: ByteStream, head?: Buffer, info: ConnectionInfo = {}): void {
-    if (this.early !== ReadyState.CONNECTING || this.session !== undefined) {
+    if (this.has(Flag.ClosedEarly) || this.session !== undefined) {
       throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'attach() needs a CONNECTING WebSocket');
     }
     const owned = socket as Owned;
@@ -235,7 +270,6 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     owned.on('end', socketOnEnd);
     owned.on('close', socketOnClose);
     owned.on('error', socketOnError);
-    owned.on('drain', socketOnDrain);
     this.schedule();
     this.emit('open');
     if (head !== undefined && head.length > 0) {
@@ -322,10 +356,10 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
    *   bytes, or text that is not valid UTF-8.
    */
   sendStream(source: StreamSource, isBinary?: boolean): Promise<void> {
-    const previous = this.streamChain ?? Promise.resolve();
+    const previous = this.extra.streamChain ?? Promise.resolve();
     const run = previous.then(() => this.streamMessage(source, isBinary));
     // The chain goes on after a failed stream; the caller still sees its own failure.
-    this.streamChain = run.catch(() => undefined);
+    this.extra.streamChain = run.catch(() => undefined);
     return run;
   }
 
@@ -341,8 +375,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     const session = this.session;
     if (session === undefined) {
       encodeClosePayload(code, reason); // the arguments are checked in every state
-      if (this.early === ReadyState.CONNECTING) {
-        this.early = ReadyState.CLOSED;
+      if (!this.has(Flag.ClosedEarly)) {
+        this.set(Flag.ClosedEarly, true);
         this.finish();
       }
       return;
@@ -354,8 +388,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   /** Drops the connection at once, without a closing handshake (the close event says 1006). */
   terminate(): void {
     if (this.session === undefined) {
-      if (this.early === ReadyState.CONNECTING) {
-        this.early = ReadyState.CLOSED;
+      if (!this.has(Flag.ClosedEarly)) {
+        this.set(Flag.ClosedEarly, true);
         this.finish();
       }
       return;
@@ -393,13 +427,13 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
    * `close()` to end the connection.
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<ReceivedMessage> {
-    this.iterating = true;
+    this.set(Flag.Iterating, true);
     const iterator: AsyncIterableIterator<ReceivedMessage> = {
       next: () => this.next(),
       return: () => {
-        this.iterating = false;
-        const waiter = this.waiter;
-        this.waiter = undefined;
+        this.set(Flag.Iterating, false);
+        const waiter = this.rare?.waiter;
+        if (waiter !== undefined) this.extra.waiter = undefined;
         waiter?.resolve({ value: undefined, done: true });
         this.scheduleDelivery();
         return Promise.resolve({ value: undefined, done: true });
@@ -416,9 +450,9 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     const session = this.session as Session;
     const socket = this.socket as Owned;
     // Replies produced while this read is handled (pongs, echoes) leave in one write.
-    this.batching = true;
+    this.set(Flag.Batching, true);
     session.receive(chunk);
-    this.batching = false;
+    this.set(Flag.Batching, false);
     this.sync();
     if (socket.destroyed === true) return;
   }
@@ -437,7 +471,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /** @internal */
   onDrain(): void {
-    this.transportFull = false;
+    this.set(Flag.TransportFull, false);
     this.sync();
   }
 
@@ -457,13 +491,13 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /** @internal */
   flushNow(): void {
-    this.flushQueued = false;
+    this.set(Flag.FlushQueued, false);
     this.sync();
   }
 
   /** @internal */
   resumeInputNow(): void {
-    this.yieldQueued = false;
+    this.set(Flag.YieldQueued, false);
     this.session?.resumeInput();
     this.sync();
   }
@@ -482,27 +516,27 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
       // already validated, so it never substitutes U+FFFD. It keeps a BOM, as it should.
       encoding: isBinary ? undefined : 'utf8',
       read: () => {
-        if (stream === this.stream) {
+        if (stream === this.rare?.stream) {
           this.session?.streamDrained();
           this.sync();
         }
       },
     });
-    this.stream = stream;
+    this.extra.stream = stream;
     this.deliver({ data: isBinary ? EMPTY : '', isBinary, stream }, 'stream');
   }
 
   /** @internal */
   onStreamData(bytes: Buffer): void {
-    const stream = this.stream as Readable;
+    const stream = this.extra.stream as Readable;
     // A reader that destroyed the stream wants no more of it; the rest is validated and dropped.
     if (!stream.destroyed && !stream.push(bytes)) this.session?.streamFull();
   }
 
   /** @internal */
   onStreamEnd(): void {
-    const stream = this.stream as Readable;
-    this.stream = undefined;
+    const stream = this.extra.stream as Readable;
+    this.extra.stream = undefined;
     if (!stream.destroyed) stream.push(null);
     this.session?.streamDrained();
   }
@@ -536,29 +570,29 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   private sync(): void {
     const session = this.session;
     const socket = this.socket;
-    if (session === undefined || socket === undefined || this.closeEmitted) return;
+    if (session === undefined || socket === undefined || this.has(Flag.CloseEmitted)) return;
     const action = session.transport;
     if (action === TransportAction.Destroy) {
       if (socket.destroyed !== true) socket.destroy();
       return;
     }
-    if (!this.transportFull && session.outbox.ready && !this.ended) this.flush(session, socket);
-    if (action === TransportAction.End && !this.ended && session.outbox.bytes === 0) {
-      this.ended = true;
+    if (!this.has(Flag.TransportFull) && session.outbox.ready && !this.has(Flag.Ended)) this.flush(session, socket);
+    if (action === TransportAction.End && !this.has(Flag.Ended) && session.outbox.bytes === 0) {
+      this.set(Flag.Ended, true);
       socket.end();
     }
     const reading = session.reading;
-    if (reading !== this.reading) {
-      this.reading = reading;
+    if (reading === this.has(Flag.NotReading)) {
+      this.set(Flag.NotReading, !reading);
       if (reading) socket.resume();
       else socket.pause();
     }
-    if (session.yielding && !this.yieldQueued) {
-      this.yieldQueued = true;
+    if (session.yielding && !this.has(Flag.YieldQueued)) {
+      this.set(Flag.YieldQueued, true);
       setImmediate(resumeInput, this);
     }
     this.schedule();
-    if (this.drainWanted || this.drainWaiters !== undefined) this.checkDrain(session);
+    if (this.has(Flag.DrainWanted) || this.rare?.drainWaiters !== undefined) this.checkDrain(session);
   }
 
   private flush(session: Session, socket: Owned): void {
@@ -571,31 +605,35 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     };
     session.outbox.flushTo(target);
     if (corked) socket.uncork?.();
-    this.transportFull = full;
+    this.set(Flag.TransportFull, full);
+    // The socket's 'drain' is listened to only while it is full: one listener fewer per connection.
+    if (full) socket.once('drain', socketOnDrain);
     session.flushed(full);
   }
 
   private queueFlush(): void {
-    if (this.batching || this.flushQueued) return;
+    if (this.has(Flag.Batching) || this.has(Flag.FlushQueued)) return;
     // Everything sent in this tick leaves in one write: one syscall for a burst of small messages.
-    this.flushQueued = true;
+    this.set(Flag.FlushQueued, true);
     process.nextTick(flushTick, this);
   }
 
   private belowHighWaterMark(): boolean {
     if (this.bufferedAmount < this.config.writeHighWaterMark) return true;
-    this.drainWanted = true;
+    this.set(Flag.DrainWanted, true);
     return false;
   }
 
   private checkDrain(session: Session): void {
     if (session.bufferedAmount >= this.config.writeHighWaterMark) return;
-    const waiters = this.drainWaiters;
-    this.drainWaiters = undefined;
-    if (waiters !== undefined) for (const waiter of waiters) waiter();
-    if (this.drainWanted) {
-      this.drainWanted = false;
-      process.nextTick(() => { if (!this.closeEmitted) this.emit('drain'); });
+    const waiters = this.rare?.drainWaiters;
+    if (waiters !== undefined) {
+      this.extra.drainWaiters = undefined;
+      for (const waiter of waiters) waiter();
+    }
+    if (this.has(Flag.DrainWanted)) {
+      this.set(Flag.DrainWanted, false);
+      process.nextTick(() => { if (!this.has(Flag.CloseEmitted)) this.emit('drain'); });
     }
   }
 
@@ -606,7 +644,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   /** The session, when sending is allowed; otherwise reports why (or throws while CONNECTING). */
   private openSession(callback: WriteCallback | undefined): Session | undefined {
     const session = this.session;
-    if (session === undefined && this.early === ReadyState.CONNECTING) {
+    if (session === undefined && !this.has(Flag.ClosedEarly)) {
       throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the connection is not open yet');
     }
     if (session !== undefined && session.readyState === ReadyState.OPEN) return session;
@@ -670,7 +708,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   /** Resolves once the outgoing queue is below the high-water mark; rejects if the connection closes. */
   private drained(): Promise<void> {
     return new Promise((resolve, reject) => {
-      (this.drainWaiters ??= []).push((error) => { if (error) reject(error); else resolve(); });
+      (this.extra.drainWaiters ??= []).push((error) => { if (error) reject(error); else resolve(); });
     });
   }
 
@@ -678,10 +716,10 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   private deliver(message: ReceivedMessage, event: 'message' | 'stream'): void {
     const session = this.session as Session;
     const listening = this.listenerCount(event) > 0;
-    if (this.iterating) {
-      const waiter = this.waiter;
+    if (this.has(Flag.Iterating)) {
+      const waiter = this.rare?.waiter;
       if (waiter !== undefined && session.inbox.length === 0) {
-        this.waiter = undefined;
+        this.extra.waiter = undefined;
         waiter.resolve({ value: message, done: false });
       } else {
         session.inbox.push(message);
@@ -702,12 +740,12 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /** Held messages go to listeners that appeared (on the next tick, once they are attached). */
   private scheduleDelivery(): void {
-    if (this.deliverQueued || this.iterating || this.session === undefined || this.session.inbox.length === 0) return;
-    this.deliverQueued = true;
+    if (this.has(Flag.DeliverQueued) || this.has(Flag.Iterating) || this.session === undefined || this.session.inbox.length === 0) return;
+    this.set(Flag.DeliverQueued, true);
     process.nextTick(() => {
-      this.deliverQueued = false;
+      this.set(Flag.DeliverQueued, false);
       const session = this.session as Session;
-      while (!this.iterating && session.inbox.length > 0) {
+      while (!this.has(Flag.Iterating) && session.inbox.length > 0) {
         const event = this.config.streamMessages ? 'stream' : 'message';
         if (this.listenerCount(event) === 0) break;
         this.emitMessage(session.inbox.shift() as ReceivedMessage, event);
@@ -724,8 +762,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
       return Promise.resolve({ value: held, done: false });
     }
     if (this.readyState === ReadyState.CLOSED) return this.endOfMessages();
-    if (this.waiter !== undefined) return Promise.reject(new WebSocketUsageError('WS_ERR_INVALID_STATE', 'next() called before the previous one settled'));
-    return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
+    if (this.rare?.waiter !== undefined) return Promise.reject(new WebSocketUsageError('WS_ERR_INVALID_STATE', 'next() called before the previous one settled'));
+    return new Promise((resolve, reject) => { this.extra.waiter = { resolve, reject }; });
   }
 
   private endOfMessages(): Promise<IteratorResult<ReceivedMessage>> {
@@ -742,27 +780,29 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   }
 
   private finish(): void {
-    if (this.closeEmitted) return;
-    this.closeEmitted = true;
+    if (this.has(Flag.CloseEmitted)) return;
+    this.set(Flag.CloseEmitted, true);
+    this.tracker?.delete(this);
     const session = this.session;
     const socket = this.socket;
     if (socket !== undefined) socket[kWebSocket] = undefined;
-    const stream = this.stream;
-    this.stream = undefined;
+    const rare = this.rare;
+    const stream = rare?.stream;
+    if (rare !== undefined) rare.stream = undefined;
     // An unfinished message's stream never looks complete: it is destroyed, with the error for a
     // reader that listens for one (an unlistened 'error' would throw: the peer could crash us).
     if (stream !== undefined && !stream.destroyed) {
       stream.destroy(stream.listenerCount('error') > 0 ? session?.error ?? new ConnectionClosedError(1006, '') : undefined);
     }
-    const waiters = this.drainWaiters;
-    this.drainWaiters = undefined;
+    const waiters = rare?.drainWaiters;
     if (waiters !== undefined) {
+      (rare as Rare).drainWaiters = undefined;
       const error = new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the connection closed');
       for (const waiter of waiters) waiter(error);
     }
-    const waiter = this.waiter;
-    this.waiter = undefined;
+    const waiter = rare?.waiter;
     if (waiter !== undefined) {
+      (rare as Rare).waiter = undefined;
       const error = this.closedError();
       if (error === undefined) waiter.resolve({ value: undefined, done: true });
       else waiter.reject(error);

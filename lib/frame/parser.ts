@@ -37,6 +37,40 @@ export interface FrameParserOptions {
   streamingThreshold?: number;
 }
 
+/** {@link FrameParserOptions} checked and resolved, to share between parsers. */
+export interface FrameParserConfig {
+  readonly [kResolved]: true;
+  /** true: frames must be masked (we are the server); false: must not be; undefined: either. */
+  readonly requireMask: boolean | undefined;
+  readonly allowedRsv: number;
+  readonly maxPayload: number;
+  readonly allowNonMinimal: boolean;
+  readonly streamingThreshold: number;
+}
+
+const kResolved = Symbol('wsframe.resolved');
+
+/**
+ * Checks and resolves parser options once (a config passes through unchanged).
+ * @throws {WebSocketUsageError} on invalid options.
+ */
+export function resolveFrameParserOptions(options: FrameParserOptions | FrameParserConfig): FrameParserConfig {
+  if ((options as Partial<FrameParserConfig>)[kResolved] === true) return options as FrameParserConfig;
+  const o = options as FrameParserOptions;
+  const role = o.role ?? 'server';
+  if (role !== 'server' && role !== 'client' && role !== 'any') {
+    throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server', 'client' or 'any'`);
+  }
+  return Object.freeze({
+    [kResolved]: true as const,
+    requireMask: role === 'server' ? true : role === 'client' ? false : undefined,
+    allowedRsv: rsvMask(o.allowRsv1 === true, o.allowRsv2 === true, o.allowRsv3 === true),
+    maxPayload: numberOption('maxPayload', o.maxPayload, DEFAULT_MAX_PAYLOAD),
+    allowNonMinimal: o.allowNonMinimalLength === true,
+    streamingThreshold: numberOption('streamingThreshold', o.streamingThreshold, Infinity),
+  });
+}
+
 /** Receives what {@link FrameParser} decodes. */
 export interface FrameSink {
   /** Called once per whole frame, or once per piece in streaming mode. */
@@ -99,11 +133,7 @@ export function spanningCapacity(needed: number, current: number, limit: number)
  */
 export class FrameParser {
   private readonly sink: FrameSink;
-  private readonly requireMask: boolean | undefined;
-  private readonly allowedRsv: number;
-  private readonly maxPayload: number;
-  private readonly allowNonMinimal: boolean;
-  private readonly streamingThreshold: number;
+  private readonly config: FrameParserConfig;
 
   private state = State.Header;
   private error: WebSocketProtocolError | undefined;
@@ -126,23 +156,20 @@ export class FrameParser {
   private frameStart = 0;
   private b0 = 0;
   private masked = false;
+  /** The key as a signed int32 (a small integer to V8, never a boxed number); `>>> 0` where a uint32 is needed. */
   private maskKey = 0;
   private payloadLength = 0;
   private received = 0;
   private payload: Buffer | undefined;
 
-  /** @throws {WebSocketUsageError} on invalid options. */
-  constructor(options: FrameParserOptions, sink: FrameSink) {
-    const role = options.role ?? 'server';
-    if (role !== 'server' && role !== 'client' && role !== 'any') {
-      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server', 'client' or 'any'`);
-    }
+  /**
+   * `options` may be a config from {@link resolveFrameParserOptions}, which many parsers can
+   * share (a server's connections do).
+   * @throws {WebSocketUsageError} on invalid options.
+   */
+  constructor(options: FrameParserOptions | FrameParserConfig, sink: FrameSink) {
     this.sink = sink;
-    this.requireMask = role === 'server' ? true : role === 'client' ? false : undefined;
-    this.allowedRsv = rsvMask(options.allowRsv1 === true, options.allowRsv2 === true, options.allowRsv3 === true);
-    this.maxPayload = numberOption('maxPayload', options.maxPayload, DEFAULT_MAX_PAYLOAD);
-    this.allowNonMinimal = options.allowNonMinimalLength === true;
-    this.streamingThreshold = numberOption('streamingThreshold', options.streamingThreshold, Infinity);
+    this.config = resolveFrameParserOptions(options);
   }
 
   /** Bytes consumed so far: the stream offset of the next byte. */
@@ -266,7 +293,7 @@ export class FrameParser {
     if (at < 0) return false;
     const b0 = this.src[at];
     const b1 = this.src[at + 1];
-    const problem = checkFirstBytes(b0, b1, this.allowedRsv, this.requireMask);
+    const problem = checkFirstBytes(b0, b1, this.config.allowedRsv, this.config.requireMask);
     if (problem !== undefined) {
       const inSecondByte = problem === 'WS_ERR_EXPECTED_MASK' || problem === 'WS_ERR_UNEXPECTED_MASK' ||
         problem === 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH';
@@ -290,7 +317,7 @@ export class FrameParser {
     const at = this.take(2);
     if (at < 0) return false;
     const length = (this.src[at] << 8) | this.src[at + 1];
-    if (length <= MAX_7BIT_LENGTH && !this.allowNonMinimal) {
+    if (length <= MAX_7BIT_LENGTH && !this.config.allowNonMinimal) {
       this.fail('WS_ERR_NON_MINIMAL_LENGTH', this.frameStart + 2);
       return false;
     }
@@ -313,7 +340,7 @@ export class FrameParser {
       return false;
     }
     const length = high * 0x100000000 + low;
-    if (length <= MAX_16BIT_LENGTH && !this.allowNonMinimal) {
+    if (length <= MAX_16BIT_LENGTH && !this.config.allowNonMinimal) {
       this.fail('WS_ERR_NON_MINIMAL_LENGTH', this.frameStart + 2);
       return false;
     }
@@ -322,7 +349,7 @@ export class FrameParser {
 
   /** Checks shared by every length form; they run before any payload byte is buffered. */
   private haveLength(length: number): boolean {
-    if (length > this.maxPayload) {
+    if (length > this.config.maxPayload) {
       // The offending length is the second byte's 7 bits, or the extended length after it.
       this.fail('WS_ERR_PAYLOAD_TOO_BIG', this.frameStart + (this.state === State.Header ? 1 : 2));
       return false;
@@ -336,7 +363,7 @@ export class FrameParser {
   private readMaskKey(): boolean {
     const at = this.take(MASK_KEY_LENGTH);
     if (at < 0) return false;
-    this.maskKey = readUint32(this.src, at);
+    this.maskKey = readUint32(this.src, at) | 0;
     this.state = State.Payload;
     return true;
   }
@@ -346,7 +373,7 @@ export class FrameParser {
     const available = chunk.length - this.pos;
     const length = this.payloadLength;
 
-    if (length > this.streamingThreshold) return this.readPiece(available);
+    if (length > this.config.streamingThreshold) return this.readPiece(available);
 
     if (this.payload === undefined && available >= length) {
       // The whole payload is in this chunk: hand out a view, no copy.
@@ -374,7 +401,7 @@ export class FrameParser {
       if (count < SMALL_COPY) {
         maskSmall(chunk, this.pos, count, phase === 0 ? this.maskKey : rotateKey(this.maskKey, phase), payload, this.received);
       } else {
-        maskInto(chunk.subarray(this.pos, this.pos + count), this.maskKey, payload, this.received, phase);
+        maskInto(chunk.subarray(this.pos, this.pos + count), this.maskKey >>> 0, payload, this.received, phase);
       }
     } else {
       chunk.copy(payload, this.received, this.pos, this.pos + count);
@@ -389,7 +416,7 @@ export class FrameParser {
 
   /** Delivers a whole frame; `masked`: the payload still needs unmasking (in place). */
   private emit(payload: Buffer, masked = this.masked): void {
-    if (masked) unmask(payload, this.maskKey, 0);
+    if (masked) unmask(payload, this.maskKey >>> 0, 0);
     const b0 = this.b0;
     this.state = State.Header;
     this.sink.frame({
@@ -409,7 +436,7 @@ export class FrameParser {
     const offset = this.received;
     const count = Math.min(this.payloadLength - offset, available);
     const payload = view(this.chunk, this.pos, count);
-    if (this.masked) unmask(payload, this.maskKey, offset & 3);
+    if (this.masked) unmask(payload, this.maskKey >>> 0, offset & 3);
     this.pos += count;
     this.received += count;
     const last = this.received === this.payloadLength;

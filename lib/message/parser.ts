@@ -50,6 +50,32 @@ export interface MessageParserOptions {
   extension?: MessageExtension;
 }
 
+/** {@link MessageParserOptions} checked and resolved (without the extension), to share between parsers. */
+export interface MessageParserConfig {
+  readonly [kResolved]: true;
+  readonly maxMessageSize: number;
+  readonly maxFragments: number;
+  readonly streaming: boolean;
+}
+
+const kResolved = Symbol('wsframe.resolved');
+
+/**
+ * Checks and resolves parser options once (a config passes through unchanged); the extension, if
+ * any, is not part of it.
+ * @throws {WebSocketUsageError} on invalid options.
+ */
+export function resolveMessageParserOptions(options: MessageParserOptions | MessageParserConfig): MessageParserConfig {
+  if ((options as Partial<MessageParserConfig>)[kResolved] === true) return options as MessageParserConfig;
+  const o = options as MessageParserOptions;
+  return Object.freeze({
+    [kResolved]: true as const,
+    maxMessageSize: numberOption('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, { integer: true }),
+    maxFragments: numberOption('maxFragments', o.maxFragments, DEFAULT_MAX_FRAGMENTS, { integer: true, min: 1 }),
+    streaming: o.streaming === true,
+  });
+}
+
 /** Receives what {@link MessageParser} decodes. */
 export interface MessageSink {
   /** A control message, or a whole data message when not streaming. */
@@ -108,9 +134,7 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 export class MessageParser {
   private readonly sink: MessageSink;
-  private readonly maxMessageSize: number;
-  private readonly maxFragments: number;
-  private readonly streaming: boolean;
+  private readonly config: MessageParserConfig;
   /** Incremental UTF-8 state for text that arrives in several pieces; made on first use. */
   private utf8: Utf8Validator | undefined;
 
@@ -144,13 +168,15 @@ export class MessageParser {
   private control: Buffer | undefined;
   private controlLength = 0;
 
-  /** @throws {WebSocketUsageError} on invalid options. */
-  constructor(options: MessageParserOptions, sink: MessageSink) {
+  /**
+   * `options` may be a config from {@link resolveMessageParserOptions}, which many parsers can
+   * share; the extension is then given apart (it is per connection).
+   * @throws {WebSocketUsageError} on invalid options.
+   */
+  constructor(options: MessageParserOptions | MessageParserConfig, sink: MessageSink, extension?: MessageExtension) {
     this.sink = sink;
-    this.maxMessageSize = numberOption('maxMessageSize', options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, { integer: true });
-    this.maxFragments = numberOption('maxFragments', options.maxFragments, DEFAULT_MAX_FRAGMENTS, { integer: true, min: 1 });
-    this.streaming = options.streaming === true;
-    this.extension = options.extension;
+    this.config = resolveMessageParserOptions(options);
+    this.extension = extension ?? (options as MessageParserOptions).extension;
   }
 
   /**
@@ -226,8 +252,8 @@ export class MessageParser {
           if (this.state !== State.Idle) return this.fail('WS_ERR_EXPECTED_CONTINUATION');
           // An encoded message is bounded by its decoded size, which the extension enforces as it
           // decodes; here only its size on the wire can be checked.
-          if (frameLength > (encoded ? this.maxEncodedSize() : this.maxMessageSize)) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
-          if (frame.fin && last && !this.streaming) {
+          if (frameLength > (encoded ? this.maxEncodedSize() : this.config.maxMessageSize)) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
+          if (frame.fin && last && !this.config.streaming) {
             if (!encoded) return this.single(frame.opcode, frame.payload);
             const decoded = this.decode(frame.payload, true);
             if (decoded === PENDING) {
@@ -241,13 +267,13 @@ export class MessageParser {
         case Opcode.Continuation:
           if (this.state === State.Idle) return this.fail('WS_ERR_UNEXPECTED_CONTINUATION');
           // Encoded: the extension bounds the bytes as they arrive.
-          if (!this.encoded && frameLength > this.maxMessageSize - this.size) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
+          if (!this.encoded && frameLength > this.config.maxMessageSize - this.size) return this.fail('WS_ERR_MESSAGE_TOO_BIG');
           break;
         default:
           // The frame layer rejects reserved opcodes; this guards other frame sources.
           return this.fail('WS_ERR_INVALID_OPCODE');
       }
-      if (++this.fragments > this.maxFragments) return this.fail('WS_ERR_TOO_MANY_FRAGMENTS');
+      if (++this.fragments > this.config.maxFragments) return this.fail('WS_ERR_TOO_MANY_FRAGMENTS');
       this.finalFrame = frame.fin;
       this.frameEnd = this.size + frameLength;
     }
@@ -294,7 +320,7 @@ export class MessageParser {
   }
 
   private maxEncodedSize(): number {
-    return (this.extension as MessageExtension).maxEncodedSize(this.maxMessageSize);
+    return (this.extension as MessageExtension).maxEncodedSize(this.config.maxMessageSize);
   }
 
   /**
@@ -306,7 +332,7 @@ export class MessageParser {
     let decoded: Buffer | undefined | typeof PENDING;
     try {
       this.onDecoded ??= (error, payload) => { this.resume(error, payload); };
-      decoded = (this.extension as MessageExtension).decode(bytes, end, this.maxMessageSize, this.onDecoded);
+      decoded = (this.extension as MessageExtension).decode(bytes, end, this.config.maxMessageSize, this.onDecoded);
     } catch (error) {
       if (!(error instanceof WebSocketProtocolError)) throw error;
       this.stop(error);
@@ -331,7 +357,7 @@ export class MessageParser {
       this.state = State.Idle;
       failure = this.single(this.pendingSingle, payload);
     } else {
-      this.state = this.streaming ? State.Streaming : State.Collecting;
+      this.state = this.config.streaming ? State.Streaming : State.Collecting;
       failure = this.append(payload, true);
     }
     this.sink.resumed?.(failure);
@@ -343,7 +369,7 @@ export class MessageParser {
     this.size = 0;
     this.fragments = 0;
     if (text) (this.utf8 ??= new Utf8Validator()).reset();
-    if (this.streaming) {
+    if (this.config.streaming) {
       this.state = State.Streaming;
       this.sink.streamStart(text ? 'text' : 'binary');
     } else {
@@ -360,7 +386,7 @@ export class MessageParser {
       // current frame up to double what arrived: a peer that announces a large frame and stalls
       // makes us hold little more than it sent, never the announced length.
       const current = buffer === undefined ? 0 : buffer.length;
-      const capacity = Math.min(this.maxMessageSize, Math.max(
+      const capacity = Math.min(this.config.maxMessageSize, Math.max(
         needed, current * 2, spanningCapacity(needed, 0, Math.max(needed, this.frameEnd)),
       ));
       const grown = Buffer.allocUnsafe(capacity);

@@ -14,6 +14,8 @@ import { WebSocketUsageError } from '../errors';
 import { type DeflateConfig, type DeflateOptions, resolveDeflateOptions } from '../extensions/permessage-deflate';
 import type { Role } from '../frame/frame';
 import { type MaskSource, type MaskSourceLike, toMaskSource } from '../frame/mask';
+import { type FrameParserConfig, resolveFrameParserOptions } from '../frame/parser';
+import { type MessageParserConfig, resolveMessageParserOptions } from '../message/parser';
 import { booleanOption, numberOption } from '../options';
 
 /** Options every connection takes (servers pass them on to the connections they accept). */
@@ -91,6 +93,16 @@ export interface SessionConfig {
   readonly deflate: DeflateConfig | undefined;
   /** The options as given, for negotiation functions that take them (permessage-deflate offers). */
   readonly deflateOptions: DeflateOptions | undefined;
+  /** The frame parser's settings, shared by every connection (with RSV1 allowed for permessage-deflate). */
+  readonly frameParser: FrameParserConfig;
+  readonly frameParserRsv1: FrameParserConfig;
+  readonly messageParser: MessageParserConfig;
+  /** Milliseconds from a fixed origin: `performance.now()`, or a fake clock in tests. */
+  readonly clock: () => number;
+}
+
+function now(): number {
+  return performance.now();
 }
 
 const TIMEOUT_RULE = { max: 2 ** 31 - 1, infinity: false } as const;
@@ -108,26 +120,38 @@ export function resolveConnectionOptions(options: ConnectionOptions | undefined,
   }
   const o: ConnectionOptions = options ?? {};
   const heartbeatInterval = numberOption('heartbeatInterval', o.heartbeatInterval, DEFAULT_HEARTBEAT_INTERVAL, TIMEOUT_RULE);
+  const maxPayload = numberOption('maxPayload', o.maxPayload, DEFAULT_MAX_PAYLOAD, { integer: true });
+  // Every frame passes as the pieces each read brought: a frame inside one read is one piece (a
+  // zero-copy view), a frame spanning reads is copied once, straight into its message, and invalid
+  // text fails at the piece holding the bad byte (RFC 6455 §8.1, fail fast).
+  const frames = { role, maxPayload, streamingThreshold: 0 } as const;
+  const maxMessageSize = numberOption('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, { integer: true });
+  const maxFragments = numberOption('maxFragments', o.maxFragments, DEFAULT_MAX_FRAGMENTS, { integer: true, min: 1 });
+  const streamMessages = booleanOption('streamMessages', o.streamMessages, false);
   const deflateValue: unknown = o.perMessageDeflate;
   let deflateOptions: DeflateOptions | undefined;
   if (deflateValue === true) deflateOptions = {};
   else if (deflateValue !== undefined && deflateValue !== false) deflateOptions = deflateValue as DeflateOptions;
   return Object.freeze({
     role,
-    maxPayload: numberOption('maxPayload', o.maxPayload, DEFAULT_MAX_PAYLOAD, { integer: true }),
-    maxMessageSize: numberOption('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, { integer: true }),
-    maxFragments: numberOption('maxFragments', o.maxFragments, DEFAULT_MAX_FRAGMENTS, { integer: true, min: 1 }),
+    maxPayload,
+    maxMessageSize,
+    maxFragments,
     fragmentSize: numberOption('fragmentSize', o.fragmentSize, Infinity, { integer: true, min: 1 }),
     closeTimeout: numberOption('closeTimeout', o.closeTimeout, DEFAULT_CLOSE_TIMEOUT, TIMEOUT_RULE),
     heartbeatInterval,
     heartbeatTimeout: numberOption('heartbeatTimeout', o.heartbeatTimeout,
       o.heartbeatInterval === undefined ? DEFAULT_HEARTBEAT_TIMEOUT : Math.max(1, heartbeatInterval), { ...TIMEOUT_RULE, min: 1 }),
     maskSource: role === 'client' ? toMaskSource(o.maskSource, o.generateMask) : undefined,
-    streamMessages: booleanOption('streamMessages', o.streamMessages, false),
+    streamMessages,
     maxQueuedMessages: numberOption('maxQueuedMessages', o.maxQueuedMessages, DEFAULT_MAX_QUEUED_MESSAGES, { integer: true, min: 1 }),
     writeHighWaterMark: numberOption('writeHighWaterMark', o.writeHighWaterMark, DEFAULT_WRITE_HIGH_WATER_MARK, { integer: true, min: 1 }),
     maxBufferedAmount: numberOption('maxBufferedAmount', o.maxBufferedAmount, DEFAULT_MAX_BUFFERED_AMOUNT),
     deflate: deflateOptions === undefined ? undefined : resolveDeflateOptions(deflateOptions),
     deflateOptions,
+    frameParser: resolveFrameParserOptions(frames),
+    frameParserRsv1: resolveFrameParserOptions({ ...frames, allowRsv1: true }),
+    messageParser: resolveMessageParserOptions({ maxMessageSize, maxFragments, streaming: streamMessages }),
+    clock: now,
   });
 }

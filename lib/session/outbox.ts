@@ -58,6 +58,11 @@ class Slot implements HeldFrames {
 
 type Item = Buffer | Slot | WriteCallback;
 
+/** Who an {@link Outbox} tells that a reserved position was filled or failed. */
+export interface OutboxOwner {
+  outboxReleased(error: Error | undefined): void;
+}
+
 /**
  * The queue. Frames written to it are validated and serialized at once (masked with a fresh key
  * in the client role); {@link hold} reserves a position for frames that arrive later, and
@@ -65,7 +70,7 @@ type Item = Buffer | Slot | WriteCallback;
  */
 export class Outbox implements FrameWriter {
   private readonly maskSource: MaskSource | undefined;
-  private readonly onRelease: (error: Error | undefined) => void;
+  private readonly owner: OutboxOwner;
   private items: Item[] = [];
   /** The block small frames are being packed into: bytes [start, pos) are not yet queued. */
   private block: Buffer | undefined;
@@ -75,12 +80,12 @@ export class Outbox implements FrameWriter {
   private queuedBytes = 0;
 
   /**
-   * `onRelease` hears when a reserved position is filled (the I/O layer should flush) or failed
-   * (the connection must fail: a message could not be encoded).
+   * `owner` hears when a reserved position is filled (the I/O layer should flush) or failed (the
+   * connection must fail: a message could not be encoded).
    */
-  constructor(maskSource: MaskSource | undefined, onRelease: (error: Error | undefined) => void) {
+  constructor(maskSource: MaskSource | undefined, owner: OutboxOwner) {
     this.maskSource = maskSource;
-    this.onRelease = onRelease;
+    this.owner = owner;
   }
 
   /** Bytes queued and not yet handed out (a reserved message counts at its unencoded size). */
@@ -216,7 +221,7 @@ export class Outbox implements FrameWriter {
     this.queuedBytes += slot.bytes - slot.estimate;
     // From now on the slot counts its real bytes.
     (slot as { estimate: number }).estimate = slot.bytes;
-    this.onRelease(slot.error);
+    this.owner.outboxReleased(slot.error);
   }
 
   /** Room for `size` bytes in the current block; returns where they go. */

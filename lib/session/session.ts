@@ -17,7 +17,7 @@
  * pongs and their bound, heartbeat decisions, receive backpressure (through its {@link Inbox}),
  * and the one place where errors become close codes ({@link Session.fail}).
  */
-import { CloseCode } from '../constants';
+import { CloseCode, RSV1_BIT, RSV2_BIT, RSV3_BIT } from '../constants';
 import { ERRORS, WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import type { Frame, FramePiece } from '../frame/frame';
 import { FrameParser } from '../frame/parser';
@@ -68,6 +68,16 @@ export interface SessionHandler {
   backlog(): number;
 }
 
+/** A session's booleans. */
+const enum Bit {
+  /** No more input is taken: the peer closed, the input ended, or the connection failed. */
+  InputDone = 1,
+  /** The input ended while chunks still waited for the paused parser. */
+  EndPending = 2,
+  /** Anything arrived since the last heartbeat check. */
+  Heard = 4,
+}
+
 /** The longest a connection processes input in one go when compressed messages are involved. */
 const SLICE_MS = 5;
 
@@ -89,7 +99,6 @@ export class Session {
   /** Receive backpressure: why reading stopped, and messages waiting for a consumer. */
   readonly inbox: Inbox<unknown>;
   private readonly handler: SessionHandler;
-  private readonly clock: () => number;
   private readonly frames: FrameParser;
   private readonly messages: MessageParser;
   private readonly serializer: MessageSerializer;
@@ -102,53 +111,47 @@ export class Session {
   /** Why we failed the connection, and the code we failed it with. */
   private failure: Error | undefined;
   private failCode: number = CloseCode.Abnormal;
-  /** No more input is taken: the peer closed, the input ended, or the connection failed. */
-  private inputDone = false;
-  /** Chunks received while the parser was paused, and an end of input seen meanwhile. */
+  /** Booleans as bits ({@link Bit}). */
+  private bits = 0;
+  /** Chunks received while the parser was paused. */
   private pending: Buffer[] | undefined;
-  private endPending = false;
 
-  // Time: deadlines in the clock's milliseconds.
-  private closeDeadline = Infinity;
+  // Time: deadlines in whole milliseconds of the clock, 0 for none. Whole numbers stay small
+  // integers to V8: a fractional or infinite value would box every field in a heap object.
+  private closeDeadline = 0;
   private nextBeat: number;
-  private pingDeadline = Infinity;
-  /** Anything arrived since the last heartbeat check. */
-  private heard = false;
+  private pingDeadline = 0;
   private sliceEnd = 0;
 
   /** Data messages sent while a streamed message is open wait here, in order. */
   private deferred: Array<{ data: string | Uint8Array; isBinary: boolean; callback: WriteCallback | undefined }> | undefined;
 
   /**
-   * @param clock milliseconds from any fixed origin (`performance.now` by default); tests pass a
-   *   fake one and call {@link tick}.
+   * Time comes from `config.clock` (`performance.now` by default); tests give a fake one and call
+   * {@link tick}.
    */
-  constructor(config: SessionConfig, handler: SessionHandler, extension?: MessageExtension, clock: () => number = now) {
+  constructor(config: SessionConfig, handler: SessionHandler, extension?: MessageExtension) {
     this.config = config;
     this.handler = handler;
-    this.clock = clock;
     this.extension = extension;
     this.inbox = new Inbox(config.maxQueuedMessages);
-    this.outbox = new Outbox(config.maskSource, (error) => { this.released(error); });
-    this.frames = new FrameParser({
-      role: config.role,
-      maxPayload: config.maxPayload,
-      allowRsv1: extension !== undefined && (extension.rsvBits & 0x40) !== 0,
-      allowRsv2: extension !== undefined && (extension.rsvBits & 0x20) !== 0,
-      allowRsv3: extension !== undefined && (extension.rsvBits & 0x10) !== 0,
-      // Every frame passes as the pieces each read brought: a frame inside one read is one piece
-      // (a zero-copy view), a frame spanning reads is copied once, straight into its message, and
-      // invalid text fails at the piece holding the bad byte (RFC 6455 §8.1, fail fast).
-      streamingThreshold: 0,
+    this.outbox = new Outbox(config.maskSource, this);
+    const rsv = extension === undefined ? 0 : extension.rsvBits;
+    this.frames = new FrameParser(rsv === 0 ? config.frameParser : rsv === RSV1_BIT ? config.frameParserRsv1 : {
+      role: config.role, maxPayload: config.maxPayload, streamingThreshold: 0,
+      allowRsv1: (rsv & RSV1_BIT) !== 0, allowRsv2: (rsv & RSV2_BIT) !== 0, allowRsv3: (rsv & RSV3_BIT) !== 0,
     }, this);
-    this.messages = new MessageParser({
-      maxMessageSize: config.maxMessageSize,
-      maxFragments: config.maxFragments,
-      streaming: config.streamMessages,
-      extension,
-    }, this);
+    this.messages = new MessageParser(config.messageParser, this, extension);
     this.serializer = new MessageSerializer({ fragmentSize: config.fragmentSize, extension }, this.outbox);
-    this.nextBeat = config.heartbeatInterval > 0 ? clock() + config.heartbeatInterval : Infinity;
+    this.nextBeat = config.heartbeatInterval > 0 ? Math.ceil(config.clock()) + config.heartbeatInterval : 0;
+  }
+
+  private get inputDone(): boolean {
+    return (this.bits & Bit.InputDone) !== 0;
+  }
+
+  private get heard(): boolean {
+    return (this.bits & Bit.Heard) !== 0;
   }
 
   // --- outputs ---------------------------------------------------------------------------------
@@ -170,8 +173,8 @@ export class Session {
   /** When {@link tick} should next be called (clock milliseconds), Infinity for never. */
   get deadline(): number {
     if (this.state === ReadyState.CLOSED) return Infinity;
-    if (this.state !== ReadyState.OPEN) return this.closeDeadline;
-    return Math.min(this.nextBeat, this.pingDeadline);
+    if (this.state !== ReadyState.OPEN) return this.closeDeadline === 0 ? Infinity : this.closeDeadline;
+    return Math.min(this.nextBeat === 0 ? Infinity : this.nextBeat, this.pingDeadline === 0 ? Infinity : this.pingDeadline);
   }
 
   /** True while input waits for the next turn of the event loop: call {@link resumeInput} then. */
@@ -213,20 +216,20 @@ export class Session {
 
   /** Bytes from the transport, in order. */
   receive(chunk: Buffer): void {
-    this.heard = true;
+    this.bits |= Bit.Heard;
     if (this.inputDone) return;
     if (this.frames.isPaused || this.pending !== undefined) {
       (this.pending ??= []).push(chunk);
       return;
     }
-    if (this.extension !== undefined) this.sliceEnd = this.clock() + SLICE_MS;
+    if (this.extension !== undefined) this.sliceEnd = Math.ceil(this.config.clock()) + SLICE_MS;
     this.parse(this.frames.write(chunk));
   }
 
   /** The peer will send nothing more (TCP FIN). */
   receiveEnd(): void {
     if (this.frames.isPaused || this.pending !== undefined) {
-      this.endPending = true;
+      this.bits |= Bit.EndPending;
       return;
     }
     this.inputEnded();
@@ -243,9 +246,9 @@ export class Session {
   transportClosed(): void {
     if (this.state === ReadyState.CLOSED) return;
     this.state = ReadyState.CLOSED;
-    this.inputDone = true;
+    this.bits |= Bit.InputDone;
     this.pending = undefined;
-    this.closeDeadline = Infinity;
+    this.closeDeadline = 0;
     if (this.received === undefined && this.failure === undefined) {
       this.failure = new WebSocketProtocolError('WS_ERR_CONNECTION_LOST');
     }
@@ -258,17 +261,17 @@ export class Session {
   transportError(error: Error): void {
     if (this.failure !== undefined || this.received !== undefined || this.state === ReadyState.CLOSED) return;
     this.failure = error;
-    this.inputDone = true;
+    this.bits |= Bit.InputDone;
     this.handler.onError(error);
   }
 
   /** Time passed: checks the close timeout and the heartbeat. */
-  tick(now = this.clock()): void {
+  tick(now = this.config.clock()): void {
     if (this.state === ReadyState.CLOSED) return;
     if (this.state === ReadyState.CLOSING) {
       // RFC 6455 §7.1.1: a peer that never finishes the closing handshake is dropped.
-      if (now >= this.closeDeadline) {
-        this.closeDeadline = Infinity;
+      if (this.closeDeadline !== 0 && now >= this.closeDeadline) {
+        this.closeDeadline = 0;
         if (this.failure === undefined && this.received === undefined) {
           this.failure = new WebSocketProtocolError('WS_ERR_CLOSE_TIMEOUT');
         }
@@ -277,23 +280,23 @@ export class Session {
       return;
     }
     if (this.config.heartbeatInterval === 0) return;
-    if (this.pingDeadline !== Infinity) {
+    if (this.pingDeadline !== 0) {
       if (this.heard) {
-        this.pingDeadline = Infinity;
+        this.pingDeadline = 0;
       } else if (now >= this.pingDeadline) {
         this.fail(new WebSocketProtocolError('WS_ERR_PEER_UNRESPONSIVE'));
         return;
       }
     }
     if (now >= this.nextBeat) {
-      this.nextBeat = now + this.config.heartbeatInterval;
-      if (!this.heard && this.pingDeadline === Infinity) {
+      this.nextBeat = Math.ceil(now) + this.config.heartbeatInterval;
+      if (!this.heard && this.pingDeadline === 0) {
         this.serializer.control('ping');
         // While we are not reading, silence is ours, not the peer's: the ping still goes out (a
         // dead transport then fails on the write), but no answer is required.
-        if (this.reading) this.pingDeadline = now + this.config.heartbeatTimeout;
+        if (this.reading) this.pingDeadline = Math.ceil(now) + this.config.heartbeatTimeout;
       }
-      this.heard = false;
+      this.bits &= ~Bit.Heard;
     }
   }
 
@@ -378,7 +381,7 @@ export class Session {
   /** Drops the connection at once, without a closing handshake (reported as 1006). */
   terminate(): void {
     if (this.state === ReadyState.CLOSED) return;
-    this.inputDone = true;
+    this.bits |= Bit.InputDone;
     if (this.state === ReadyState.OPEN) this.state = ReadyState.CLOSING;
     this.action = TransportAction.Destroy;
   }
@@ -418,7 +421,7 @@ export class Session {
   fail(error: Error): void {
     if (this.state === ReadyState.CLOSED || this.failure !== undefined) return;
     this.failure = error;
-    this.inputDone = true;
+    this.bits |= Bit.InputDone;
     this.pending = undefined;
     const protocol = error instanceof WebSocketProtocolError;
     const code = protocol ? error.closeCode : CloseCode.InternalError;
@@ -454,7 +457,7 @@ export class Session {
       // The extension finishes this message later: later frames wait for it, and the socket too.
       this.frames.pause();
       this.inbox.pause(PauseReason.Extension);
-    } else if (this.extension !== undefined && frame.fin && this.clock() > this.sliceEnd) {
+    } else if (this.extension !== undefined && frame.fin && this.config.clock() > this.sliceEnd) {
       // Compressed traffic costs real CPU per message: yield to other connections in slices.
       this.frames.pause();
       this.inbox.pause(PauseReason.Slice);
@@ -512,7 +515,7 @@ export class Session {
     if (error !== undefined) {
       this.fail(error);
     } else {
-      if (this.extension !== undefined) this.sliceEnd = this.clock() + SLICE_MS;
+      if (this.extension !== undefined) this.sliceEnd = Math.ceil(this.config.clock()) + SLICE_MS;
       this.continueInput();
     }
     this.handler.wake();
@@ -523,7 +526,7 @@ export class Session {
   /** RFC 6455 §5.5.1 / §7.1.2-§7.1.3: the peer's close frame. */
   private closeFrame(code: number, reason: string): void {
     this.received = { code, reason };
-    this.inputDone = true;
+    this.bits |= Bit.InputDone;
     this.frames.pause();
     if (this.state === ReadyState.OPEN) {
       this.abandonStream();
@@ -542,14 +545,14 @@ export class Session {
   }
 
   private armCloseTimeout(): void {
-    if (this.closeDeadline === Infinity) this.closeDeadline = this.clock() + this.config.closeTimeout;
+    if (this.closeDeadline === 0) this.closeDeadline = Math.ceil(this.config.clock()) + this.config.closeTimeout;
   }
 
   /** The input ended (TCP FIN), after everything received before it was processed. */
   private inputEnded(): void {
     if (this.inputDone && this.received === undefined && this.failure !== undefined) return;
     const complete = this.frames.idle && this.messages.idle;
-    this.inputDone = true;
+    this.bits |= Bit.InputDone;
     if (this.received === undefined && this.failure === undefined) {
       // No close frame: the connection was lost (reported as 1006), mid-frame or not.
       this.failure = new WebSocketProtocolError(complete ? 'WS_ERR_CONNECTION_LOST' : 'WS_ERR_TRUNCATED_FRAME');
@@ -573,14 +576,14 @@ export class Session {
       if (this.pending.length === 0) this.pending = undefined;
       this.parse(this.frames.write(chunk));
     }
-    if (this.endPending && !this.frames.isPaused && this.pending === undefined) {
-      this.endPending = false;
+    if ((this.bits & Bit.EndPending) !== 0 && !this.frames.isPaused && this.pending === undefined) {
+      this.bits &= ~Bit.EndPending;
       this.inputEnded();
     }
   }
 
-  /** An extension finished encoding a held message (or failed to). */
-  private released(error: Error | undefined): void {
+  /** @internal OutboxOwner: an extension finished encoding a held message (or failed to). */
+  outboxReleased(error: Error | undefined): void {
     if (error !== undefined) this.fail(error);
     this.handler.wake();
   }
@@ -624,6 +627,3 @@ export class Session {
   }
 }
 
-function now(): number {
-  return performance.now();
-}
