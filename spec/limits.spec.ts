@@ -248,6 +248,33 @@ describe('resource limits (real servers on loopback)', function () {
       }
     });
 
+    it('holds 2,000 connections stalled after a header announcing 64 MiB in little memory (nothing reserved ahead)', async () => {
+      const count = 2000;
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      const port = await listening(wss);
+      let child: ReturnType<typeof spawn> | undefined;
+      try {
+        const before = settledMemory();
+        // Binary, masked, 64-bit length 64 MiB, a key, then one payload byte: the frame stalls.
+        child = spawnClients(port, count, '82ff0000000004000000' + '0badf00d' + '11');
+        await within(clientsOpen(child, count), `${count} stalled clients`);
+        await within(until(() => wss.clients.size === count, `${count} server connections`), 'the server connections');
+        await delay(300);
+        const after = settledMemory();
+        const external = after.arrayBuffers - before.arrayBuffers;
+        const total = (after.heapUsed + after.external) - (before.heapUsed + before.external);
+        console.log(`      ${count} stalled frames: ${mib(total)} in all (${(total / count / KiB).toFixed(1)} KiB each), Buffers ${mib(external)} (reserving the announced length would be ${mib(count * 64 * MiB)})`);
+        expect([...wss.clients].every((ws) => ws.readyState === ReadyState.OPEN), 'all still open').to.equal(true);
+        expect(external, 'Buffer memory for the stalled frames').to.be.below(8 * MiB);
+        expect(total / count, 'bytes per stalled connection').to.be.below(16 * KiB);
+        child.stdin?.end();
+        await within(until(() => wss.clients.size === 0, 'every connection to close'), 'the connections to close');
+      } finally {
+        if (child !== undefined && child.exitCode === null) child.kill();
+        await wss.close();
+      }
+    });
+
     it('buffers only what arrived of a frame announcing 2^40 bytes (FrameParser, maxPayload Infinity)', () => {
       let frames = 0;
       const parser = new FrameParser({ role: 'server', maxPayload: Infinity }, { frame: () => { frames++; } });
@@ -263,9 +290,9 @@ describe('resource limits (real servers on loopback)', function () {
       const afterMore = settledMemory().arrayBuffers - before.arrayBuffers;
       console.log(`      after 10 bytes: ${mib(afterTen)}; after ${mib(arrived)}: ${mib(afterMore)} retained`);
       expect(frames).to.equal(0);
-      // The first allocation is capped at 1 MiB (lib/decoder.ts EAGER_ALLOCATION), whatever is
-      // announced; after that the buffer grows with what arrived, at most doubling.
-      expect(afterTen, 'after 10 bytes').to.be.below(1.5 * MiB);
+      // Nothing is reserved because a header said so (lib/frame/parser.ts spanningCapacity): the
+      // buffer holds what arrived, at most doubled, from 1 KiB.
+      expect(afterTen, 'after 10 bytes').to.be.below(64 * KiB);
       expect(afterMore, `after ${arrived} bytes`).to.be.below(2 * arrived + MiB);
     });
   });
@@ -297,6 +324,55 @@ describe('resource limits (real servers on loopback)', function () {
       const echoed = client.received.frames().find((f) => f.opcode === 0x1);
       expect(echoed?.payload.toString()).to.equal('done');
       client.socket.destroy();
+    });
+
+    /** Sends 1,000,000 empty text frames to `path` and never reads; returns the server's memory growth. */
+    async function tinyEchoesUnread(port: number, path: string): Promise<{ retained: number; peak: number }> {
+      const count = 1_000_000;
+      const frame = clientFrame(0x1, Buffer.alloc(0));
+      const burst = Buffer.alloc(frame.length * count);
+      for (let offset = 0; offset < burst.length; offset += frame.length) frame.copy(burst, offset);
+      const client = await rawConnect(port, path, false);
+      const before = settledMemory();
+      const peak = new PeakMemory(before);
+      client.socket.write(burst);
+      // Until the server has read everything it is going to read (it may stop: backpressure).
+      const server = [...(path === '/echo' ? demo.echoServer.clients : readmeEcho.clients)][0];
+      let last = -1;
+      let still = Date.now();
+      await until(() => {
+        const read = (server as unknown as { socket: net.Socket }).socket.bytesRead;
+        if (read !== last) { last = read; still = Date.now(); }
+        return Date.now() - still > 500;
+      }, 'the server to stop reading', 50_000);
+      const peakGrowth = peak.stop();
+      const after = settledMemory();
+      client.socket.destroy();
+      return { retained: (after.heapUsed + after.external) - (before.heapUsed + before.external), peak: peakGrowth };
+    }
+
+    let readmeEcho: WebSocketServer;
+
+    it('holds 1,000,000 tiny echoes for a client that never reads in bounded memory (demo /echo)', async () => {
+      const { retained, peak } = await tinyEchoesUnread(demo.port, '/echo');
+      console.log(`      retained ${mib(retained)}, peak ${mib(peak)}`);
+      expect(retained, 'retained after GC').to.be.below(16 * MiB);
+      expect(peak, 'peak growth').to.be.below(128 * MiB);
+    });
+
+    it('holds 1,000,000 tiny echoes for a client that never reads in bounded memory (README echo, default options)', async () => {
+      readmeEcho = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      readmeEcho.on('connection', (ws: WebSocket) => { ws.on('message', (data, isBinary) => { ws.send(data, isBinary); }); });
+      const port = await listening(readmeEcho);
+      try {
+        const { retained, peak } = await tinyEchoesUnread(port, '/');
+        console.log(`      retained ${mib(retained)}, peak ${mib(peak)}`);
+        // The echoes are 2 bytes each, packed into blocks: about 2 MB for a million.
+        expect(retained, 'retained after GC').to.be.below(16 * MiB);
+        expect(peak, 'peak growth').to.be.below(128 * MiB);
+      } finally {
+        await readmeEcho.close();
+      }
     });
 
     it('accepts and echoes a 4 MiB message sent as 65,536 fragments of 64 bytes, under 64 MiB of growth', async () => {
@@ -467,6 +543,33 @@ describe('resource limits (real servers on loopback)', function () {
     });
   });
 
+  describe('silent peers', () => {
+    it('drops 500 peers that go silent (heartbeat), and their memory with them', async () => {
+      const count = 500;
+      const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatInterval: 300, heartbeatTimeout: 300 });
+      const port = await listening(wss);
+      let child: ReturnType<typeof spawn> | undefined;
+      try {
+        const codes: number[] = [];
+        wss.on('connection', (ws: WebSocket) => { ws.on('close', (code) => { codes.push(code); }); });
+        const before = settledMemory();
+        // Clients that never answer a ping (they read nothing: their socket is paused) and stay open.
+        child = spawnClients(port, count, '', true);
+        await within(clientsOpen(child, count), `${count} silent clients`);
+        await within(until(() => codes.length === count, 'every silent peer to be dropped', 20_000), 'the drops');
+        const after = settledMemory();
+        const retained = (after.heapUsed + after.external) - (before.heapUsed + before.external);
+        console.log(`      ${count} silent peers dropped; retained afterwards ${mib(retained)}`);
+        expect(new Set(codes)).to.deep.equal(new Set([1006]));
+        expect(wss.clients.size).to.equal(0);
+        expect(retained, 'memory left after the drops').to.be.below(4 * MiB);
+      } finally {
+        if (child !== undefined && child.exitCode === null) child.kill();
+        await wss.close();
+      }
+    });
+  });
+
   describe('idle connections', () => {
     it('holds 1,000 idle connections at under 64 KiB each', async () => {
       const count = 1000;
@@ -476,16 +579,8 @@ describe('resource limits (real servers on loopback)', function () {
       try {
         const before = settledMemory();
         // The clients live in a child process, so this process's memory is the server's alone.
-        child = spawn(process.execPath, ['-e', IDLE_CLIENTS, String(port), String(count)], { stdio: ['pipe', 'pipe', 'inherit'] });
-        const ready = new Promise<void>((resolve, reject) => {
-          let out = '';
-          child?.stdout?.on('data', (chunk: Buffer) => {
-            out += chunk.toString();
-            if (out.includes(`open ${count}`)) resolve();
-          });
-          child?.once('exit', (code) => { reject(new Error(`the client process exited early (${String(code)}): ${out}`)); });
-        });
-        await within(ready, `${count} client handshakes`);
+        child = spawnClients(port, count);
+        await within(clientsOpen(child, count), `${count} client handshakes`);
         await within(until(() => wss.clients.size === count, `${count} server connections`), 'the server connections');
         await delay(200);
         const after = settledMemory();
@@ -504,16 +599,36 @@ describe('resource limits (real servers on loopback)', function () {
   });
 });
 
+/** Starts the client process (see CLIENTS): `count` connections, each sending `hex` once open. */
+function spawnClients(port: number, count: number, hex = '', paused = false): ReturnType<typeof spawn> {
+  return spawn(process.execPath, ['-e', CLIENTS, String(port), String(count), hex, paused ? 'paused' : 'reading'], { stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+/** Resolves once the client process reports all its connections open. */
+function clientsOpen(child: ReturnType<typeof spawn>, count: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes(`open ${count}`)) resolve();
+    });
+    child.once('exit', (code) => { reject(new Error(`the client process exited early (${String(code)}): ${out}`)); });
+  });
+}
+
 /**
- * The idle clients: `node -e IDLE_CLIENTS <port> <count>` opens `count` raw WebSocket connections
- * (in batches, so the listen backlog never overflows), prints `open <count>`, and closes them all
- * when its stdin ends.
+ * The clients: `node -e CLIENTS <port> <count> <hex> <paused|reading>` opens `count` raw
+ * WebSocket connections (in batches, so the listen backlog never overflows), sends the bytes
+ * `hex` on each once it is open, prints `open <count>`, and closes them all when its stdin ends.
+ * `paused`: they read nothing after the handshake (a peer that went silent).
  */
-const IDLE_CLIENTS = `
+const CLIENTS = `
 const net = require('node:net');
 const { randomBytes } = require('node:crypto');
 const port = Number(process.argv[1]);
 const count = Number(process.argv[2]);
+const first = Buffer.from(process.argv[3] || '', 'hex');
+const paused = process.argv[4] === 'paused';
 const sockets = [];
 function open() {
   return new Promise((resolve, reject) => {
@@ -528,7 +643,10 @@ function open() {
       if (!head.includes('\\r\\n\\r\\n')) return;
       socket.removeListener('data', onData);
       if (!head.startsWith('HTTP/1.1 101 ')) return reject(new Error(head));
-      socket.on('data', () => {});
+      if (paused) socket.pause();
+      else socket.on('data', () => {});
+      socket.on('error', () => {});
+      if (first.length > 0) socket.write(first);
       resolve(socket);
     });
   });

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import WsClient from 'ws';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { CloseCode } from '../lib/constants';
+import { WebSocketUsageError } from '../lib/errors';
 import { connect } from '../lib/client';
 import { WebSocketServer } from '../lib/server';
 import type { WebSocket } from '../lib/connection/websocket';
@@ -194,4 +196,94 @@ describe('WebSocketServer', () => {
       server.close();
     });
   });
+
+  describe('options and application errors', () => {
+    it('refuses invalid options in the constructor, before anything listens or answers', () => {
+      for (const options of [
+        { port: 0, closeTimeout: -1 }, { port: 0, maxPayload: 'big' }, { port: 0, heartbeatInterval: -1 },
+        { port: 0, handshakeTimeout: 0 }, { port: 0, perMessageDeflate: { serverMaxWindowBits: 20 } },
+        { port: 0, protocols: 'chat' }, { port: 0, verifyClient: true }, { port: 0, headers: { 'Bad\nName': 'x' } },
+        { port: 0, clientTracking: 'no' }, {}, { port: 0, noServer: true },
+      ]) {
+        expect(() => new WebSocketServer(options as never), JSON.stringify(options)).to.throw(WebSocketUsageError);
+      }
+    });
+
+    it('connect() rejects invalid connection options before connecting', async () => {
+      let connections = 0;
+      const server = net.createServer((socket) => { connections++; socket.destroy(); });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      let error: unknown;
+      try { await connect(url, { closeTimeout: -1 }); } catch (err) { error = err; }
+      expect(error).to.be.instanceOf(WebSocketUsageError);
+      expect(connections).to.equal(0);
+      server.close();
+    });
+
+    it('a throwing connection listener closes that connection with 1011, never writes HTTP into it, and reaches the application', async () => {
+      const { wss: server, url } = await listen();
+      const errors: Error[] = [];
+      const rejected: unknown[] = [];
+      server.on('error', (err) => { errors.push(err); });
+      server.on('rejected', (err) => { rejected.push(err); });
+      server.on('connection', () => { throw new Error('application bug'); });
+      // The ws client: it fails on anything that is not a frame after the 101.
+      const client = new WsClient(url);
+      const outcome = await new Promise<{ code: number; error?: string }>((resolve) => {
+        let error: string | undefined;
+        client.on('error', (err) => { error = err.message; });
+        client.on('close', (code) => { resolve({ code, error }); });
+      });
+      expect(outcome).to.deep.equal({ code: 1011, error: undefined });
+      expect(errors.map((e) => e.message)).to.deep.equal(['application bug']);
+      expect(rejected).to.deep.equal([]);
+      await server.close();
+    });
+
+    it('noServer: handleUpgrade with a callback hands over the connection without a connection event', async () => {
+      const http1 = http.createServer();
+      const wss = new WebSocketServer({ noServer: true, clientTracking: false });
+      let events = 0;
+      wss.on('connection', () => { events++; });
+      const accepted = new Promise<WebSocket>((resolve) => {
+        http1.on('upgrade', (req, socket, head) => { void wss.handleUpgrade(req, socket, head, (ws) => { resolve(ws); }); });
+      });
+      http1.listen(0, '127.0.0.1');
+      await once(http1, 'listening');
+      const ws = await connect(`ws://127.0.0.1:${(http1.address() as AddressInfo).port}/`);
+      const server = await accepted;
+      expect([events, wss.clients.size, wss.address()]).to.deep.equal([0, 0, null]);
+      const got = new Promise((resolve) => { server.once('message', resolve); });
+      ws.send('hi');
+      expect(await got).to.equal('hi');
+      ws.close();
+      await closed(ws);
+      http1.close();
+    });
+
+    it('handleProtocols sees the request and picks among the offered subprotocols', async () => {
+      const { wss: server, url } = await listen({
+        handleProtocols: (protocols, req) => (req.headers['x-flavour'] === 'new' && protocols.has('v2') ? 'v2' : 'v1'),
+      });
+      const a = await connect(url, { protocols: ['v1', 'v2'], headers: { 'X-Flavour': 'new' } });
+      const b = await connect(url, { protocols: ['v1', 'v2'] });
+      expect([a.protocol, b.protocol]).to.deep.equal(['v2', 'v1']);
+      a.close();
+      b.close();
+      await server.close();
+    });
+
+    it('lets a headers listener add to the 101 response, per request', async () => {
+      const { wss: server, port } = await listen();
+      server.on('headers', (headers, req) => { headers.push(`X-Path: ${req.url ?? ''}`); });
+      const client = await RawClient.connect(port, upgradeRequest('/some/where'));
+      expect(client.response).to.match(/^HTTP\/1\.1 101 /);
+      expect(client.response).to.include('X-Path: /some/where');
+      client.destroy();
+      await server.close();
+    });
+  });
 });
+

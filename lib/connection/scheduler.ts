@@ -15,6 +15,8 @@ export interface Timed {
   onDeadline(now: number): void;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Deadlines this close together share one timer wake-up (milliseconds). */
 const SLACK_MS = 1;
 
@@ -73,7 +75,8 @@ export class Scheduler {
     if (first.heapDeadline >= this.armed && this.timer !== undefined) return;
     this.disarm();
     this.armed = first.heapDeadline;
-    const delay = Math.max(0, Math.ceil(first.heapDeadline - performance.now()));
+    // Node's timers take at most 2^31 - 1 ms; a later deadline just wakes up once on the way.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(first.heapDeadline - performance.now())));
     this.timer = setTimeout(() => { this.fire(); }, delay);
     // Timers never keep the process alive: open sockets do, and an idle server should exit when asked.
     this.timer.unref();

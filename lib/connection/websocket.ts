@@ -356,6 +356,12 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
    *   bytes, or text that is not valid UTF-8.
    */
   sendStream(source: StreamSource, isBinary?: boolean): Promise<void> {
+    try {
+      // Its place in the outgoing order is taken now: send() calls made after this one follow it.
+      this.streamSession().reserveStream();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const previous = this.extra.streamChain ?? Promise.resolve();
     const run = previous.then(() => this.streamMessage(source, isBinary));
     // The chain goes on after a failed stream; the caller still sees its own failure.
@@ -688,11 +694,14 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
         this.queueFlush();
       });
     } catch (error) {
-      // A source that failed (or a chunk we refused) leaves the message unfinishable.
+      // A source that failed (or a chunk we refused) leaves the message unfinishable; one that
+      // failed before its first chunk only gives its turn up.
       if (started && this.session?.sendingStream === true) {
         this.session.sendStreamAbort(error instanceof Error ? error : new Error(String(error)));
-        this.sync();
+      } else if (!started) {
+        this.session?.releaseStream();
       }
+      this.sync();
       throw error;
     }
   }

@@ -78,6 +78,10 @@ const enum Bit {
   Heard = 4,
 }
 
+/** A data message waiting behind a streamed one, or the turn of a streamed message reserved later. */
+type Deferred = { data: string | Uint8Array; isBinary: boolean; callback: WriteCallback | undefined } | typeof STREAM_TURN;
+const STREAM_TURN = 'stream';
+
 /** The longest a connection processes input in one go when compressed messages are involved. */
 const SLICE_MS = 5;
 
@@ -123,8 +127,15 @@ export class Session {
   private pingDeadline = 0;
   private sliceEnd = 0;
 
-  /** Data messages sent while a streamed message is open wait here, in order. */
-  private deferred: Array<{ data: string | Uint8Array; isBinary: boolean; callback: WriteCallback | undefined }> | undefined;
+  /**
+   * Sends that must wait, in order: data messages behind a streamed message (sent or reserved), and
+   * the turns of streamed messages reserved after them.
+   */
+  private deferred: Deferred[] | undefined;
+  /** Bytes of the data messages in {@link deferred}, for the backstop and `bufferedAmount`. */
+  private deferredBytes = 0;
+  /** A reserved streamed message's turn has come; it has not started yet. */
+  private streamTurn = false;
 
   /**
    * Time comes from `config.clock` (`performance.now` by default); tests give a fake one and call
@@ -182,9 +193,9 @@ export class Session {
     return this.inbox.has(PauseReason.Slice);
   }
 
-  /** Outgoing bytes not yet written: queued here plus the transport's backlog. */
+  /** Outgoing bytes not yet written: queued here (or waiting behind a stream) plus the transport's backlog. */
   get bufferedAmount(): number {
-    return this.outbox.bytes + this.handler.backlog();
+    return this.outbox.bytes + this.deferredBytes + this.handler.backlog();
   }
 
   /** The close code to report: the peer's, else the one we failed with, else 1006. */
@@ -315,8 +326,9 @@ export class Session {
       throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'data must be a string, Buffer or Uint8Array');
     }
     if (!this.underBackstop()) return false;
-    if (this.serializer.streaming) {
+    if (this.serializer.streaming || this.streamTurn) {
       (this.deferred ??= []).push({ data, isBinary, callback });
+      this.deferredBytes += typeof data === 'string' ? data.length : data.byteLength;
       return true;
     }
     this.serializer.message(data, isBinary);
@@ -334,10 +346,40 @@ export class Session {
     if (callback !== undefined) this.outbox.callback(callback);
   }
 
-  /** Opens a streamed outgoing message. @throws {WebSocketUsageError} unless OPEN, or while one is open. */
+  /**
+   * Reserves the next place in the outgoing order for a streamed message whose chunks come later:
+   * data messages sent after this wait behind it. Its turn comes when the messages (and streams)
+   * reserved before it are out; {@link sendStreamStart} then opens it, or {@link releaseStream}
+   * gives the turn up.
+   * @throws {WebSocketUsageError} unless OPEN.
+   */
+  reserveStream(): void {
+    this.checkOpen();
+    if (!this.serializer.streaming && !this.streamTurn) this.streamTurn = true;
+    else (this.deferred ??= []).push(STREAM_TURN);
+  }
+
+  /** True when a reserved streamed message may start (its turn came). */
+  get streamReady(): boolean {
+    return this.streamTurn;
+  }
+
+  /**
+   * Opens a streamed outgoing message, in its reserved turn (or at once when nothing waits).
+   * @throws {WebSocketUsageError} unless OPEN, or while another streamed message is open or waits.
+   */
   sendStreamStart(isBinary: boolean): void {
     this.checkOpen();
+    if (this.streamTurn) this.streamTurn = false;
+    else if (this.deferred !== undefined) throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'another streamed message comes first');
     this.serializer.startStream(isBinary);
+  }
+
+  /** Gives up a reserved turn that never started (its source failed first). */
+  releaseStream(): void {
+    if (!this.streamTurn) return;
+    this.streamTurn = false;
+    this.nextTurn();
   }
 
   /** The next chunk of the open streamed message. @throws {WebSocketUsageError} */
@@ -351,7 +393,7 @@ export class Session {
     this.checkOpen();
     this.serializer.endStream();
     if (callback !== undefined) this.outbox.callback(callback);
-    this.sendDeferred();
+    this.nextTurn();
   }
 
   /**
@@ -594,30 +636,41 @@ export class Session {
    * the peer accepts always goes out.
    */
   private underBackstop(): boolean {
-    const queued = this.outbox.memory + this.handler.backlog();
+    const queued = this.outbox.memory + this.deferredBytes + this.handler.backlog();
     if (queued <= this.config.maxBufferedAmount) return true;
     this.fail(new WebSocketProtocolError('WS_ERR_SLOW_CONSUMER', `${queued} bytes queued`));
     return false;
   }
 
-  private sendDeferred(): void {
+  /** A streamed message ended: what waited behind it goes out, up to the next stream's turn. */
+  private nextTurn(): void {
     const deferred = this.deferred;
     if (deferred === undefined) return;
-    this.deferred = undefined;
-    for (const { data, isBinary, callback } of deferred) {
-      this.serializer.message(data, isBinary);
-      if (callback !== undefined) this.outbox.callback(callback);
+    let i = 0;
+    for (; i < deferred.length; i++) {
+      const item = deferred[i];
+      if (item === STREAM_TURN) {
+        this.streamTurn = true;
+        i++;
+        break;
+      }
+      this.deferredBytes -= typeof item.data === 'string' ? item.data.length : item.data.byteLength;
+      this.serializer.message(item.data, item.isBinary);
+      if (item.callback !== undefined) this.outbox.callback(item.callback);
     }
+    this.deferred = i === deferred.length ? undefined : deferred.slice(i);
   }
 
   /** A close is going out while a streamed message is open: the stream can never finish. */
   private abandonStream(): void {
     this.serializer.abortStream();
+    this.streamTurn = false;
     const deferred = this.deferred;
     this.deferred = undefined;
+    this.deferredBytes = 0;
     if (deferred === undefined) return;
     const error = new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the connection closed before the message was sent');
-    for (const { callback } of deferred) if (callback !== undefined) process.nextTick(callback, error);
+    for (const item of deferred) if (item !== STREAM_TURN && item.callback !== undefined) process.nextTick(item.callback, error);
   }
 
   private checkOpen(): void {

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { CloseCode, Opcode } from '../../lib/constants';
 import { ConnectionClosedError, WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
 import { ReadyState, type Session } from '../../lib/session/session';
@@ -433,6 +436,192 @@ describe('WebSocket connection', () => {
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect(server.readyState).to.equal(ReadyState.OPEN);
       expect(pongs).to.be.greaterThan(2);
+      ws.close();
+    });
+  });
+
+  describe('async iteration', () => {
+    it('holds messages from the moment the connection opens, so none are lost before the loop starts', async () => {
+      wss.on('connection', (server: WebSocket) => { server.send('hello'); server.send('welcome'); });
+      const ws = await connect(url);
+      // Anything awaited before the loop: the greetings arrive meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const seen: string[] = [];
+      for await (const { data } of ws) {
+        seen.push(data as string);
+        if (seen.length === 2) break;
+      }
+      expect(seen).to.deep.equal(['hello', 'welcome']);
+      ws.close();
+    });
+
+    for (const code of [1000, 1001]) {
+      it(`ends quietly when the peer closes with ${code}`, async () => {
+        wss.on('connection', (server: WebSocket) => { server.send('last'); server.close(code, 'bye'); });
+        const ws = await connect(url);
+        const seen: unknown[] = [];
+        for await (const { data } of ws) seen.push(data);
+        expect(seen).to.deep.equal(['last']);
+      });
+    }
+
+    it('ends quietly on an empty close (1005)', async () => {
+      wss.on('connection', (server: WebSocket) => { server.close(); });
+      const ws = await connect(url);
+      let count = 0;
+      for await (const _ of ws) count++;
+      expect(count).to.equal(0);
+    });
+
+    for (const [code, reason] of [[4000, 'game over'], [1011, 'server broke']] as const) {
+      it(`throws ConnectionClosedError with closeCode ${code} and the reason when the peer closes with ${code}`, async () => {
+        wss.on('connection', (server: WebSocket) => { server.send('before'); server.close(code, reason); });
+        const ws = await connect(url);
+        const seen: unknown[] = [];
+        let error: unknown;
+        try {
+          for await (const { data } of ws) seen.push(data);
+        } catch (err) {
+          error = err;
+        }
+        expect(seen).to.deep.equal(['before']);
+        expect(error).to.be.instanceOf(ConnectionClosedError);
+        expect((error as ConnectionClosedError).closeCode).to.equal(code);
+        expect((error as ConnectionClosedError).reason).to.equal(reason);
+      });
+    }
+
+    it('throws with 1006 when the connection is lost without a close frame', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      (await serverSide).terminate();
+      let error: unknown;
+      try {
+        for await (const _ of ws) { /* nothing arrives */ }
+      } catch (err) {
+        error = err;
+      }
+      expect(error).to.be.instanceOf(ConnectionClosedError).with.property('closeCode', 1006);
+    });
+
+    it('break leaves the connection open and a later loop goes on with the next messages', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      for (const m of ['a', 'b', 'c', 'd']) server.send(m);
+      const first: unknown[] = [];
+      for await (const { data } of ws) {
+        first.push(data);
+        if (first.length === 2) break;
+      }
+      expect(ws.readyState).to.equal(ReadyState.OPEN);
+      const second: unknown[] = [];
+      for await (const { data } of ws) {
+        second.push(data);
+        if (second.length === 2) break;
+      }
+      expect([first, second]).to.deep.equal([['a', 'b'], ['c', 'd']]);
+      ws.close();
+    });
+
+    it('hands held messages to a message listener added later, in order', async () => {
+      wss.on('connection', (server: WebSocket) => { server.send('one'); server.send('two'); });
+      const ws = await connect(url);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const seen = await new Promise<unknown[]>((resolve) => {
+        const got: unknown[] = [];
+        ws.on('message', (data) => { got.push(data); if (got.length === 2) resolve(got); });
+      });
+      expect(seen).to.deep.equal(['one', 'two']);
+      ws.close();
+    });
+
+    it('with streamMessages, yields each message with its stream', async () => {
+      await wss.close();
+      ({ wss, port, url } = await listen({ streamMessages: true }));
+      wss.on('connection', (server: WebSocket) => { server.send('streamed text'); server.send(Buffer.from([1, 2, 3])); });
+      const ws = await connect(url, { streamMessages: true });
+      const seen: Array<[boolean, string]> = [];
+      for await (const message of ws) {
+        const parts: Array<string | Buffer> = [];
+        for await (const part of message.stream as AsyncIterable<string | Buffer>) parts.push(part);
+        seen.push([message.isBinary, message.isBinary ? Buffer.concat(parts as Buffer[]).toString('hex') : parts.join('')]);
+        if (seen.length === 2) break;
+      }
+      expect(seen).to.deep.equal([[false, 'streamed text'], [true, '010203']]);
+      ws.close();
+    });
+  });
+
+  describe('sending large messages', () => {
+    it('sendStream sends one message fragment by fragment from an async iterable (text from strings)', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      const got = new Promise<[unknown, boolean]>((resolve) => { server.once('message', (data, isBinary) => { resolve([data, isBinary]); }); });
+      async function* parts(): AsyncGenerator<string> { yield 'stream'; yield 'ed '; yield 'héllo'; }
+      await ws.sendStream(parts());
+      expect(await got).to.deep.equal(['streamed héllo', false]);
+      ws.close();
+    });
+
+    it('sendStream sends a Readable as one binary message, and send() calls made meanwhile follow it', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      const got: Array<[unknown, boolean]> = [];
+      const two = new Promise<void>((resolve) => {
+        server.on('message', (data, isBinary) => { got.push([isBinary ? (data as Buffer).length : data, isBinary]); if (got.length === 2) resolve(); });
+      });
+      const source = Readable.from((function* () { for (let i = 0; i < 64; i++) yield Buffer.alloc(16 * 1024, i); })());
+      const sent = ws.sendStream(source);
+      ws.send('after');
+      await sent;
+      await two;
+      expect(got).to.deep.equal([[1024 * 1024, true], ['after', false]]);
+      ws.close();
+    });
+
+    it('sendStream rejects, and fails the connection with 1011, when its source fails', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url);
+      const server = await serverSide;
+      async function* broken(): AsyncGenerator<Buffer> { yield Buffer.from('start'); throw new Error('disk gone'); }
+      const serverClosed = closed(server);
+      let error: unknown;
+      try { await ws.sendStream(broken()); } catch (err) { error = err; }
+      expect((error as Error).message).to.equal('disk gone');
+      expect((await serverClosed).code).to.equal(1011);
+    });
+
+    it('sendStream of 1 GiB keeps memory flat (measured in a child process)', async function () {
+      this.timeout(120_000);
+      const child = spawn(process.execPath, ['--expose-gc', '--max-semi-space-size=2', path.join(__dirname, '..', 'support', 'send-stream-child.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+      const [code] = await withTimeout(once(child, 'exit'), 110_000, 'the 1 GiB transfer');
+      const result = JSON.parse(out.trim().split('\n').pop() as string) as { bytes: number; ok: boolean; peakGrowth: number };
+      console.log(`      1 GiB streamed, peak RSS growth ${(result.peakGrowth / 1024 / 1024).toFixed(1)} MiB`);
+      expect(code).to.equal(0);
+      expect(result.ok, 'every byte arrived in order').to.equal(true);
+      expect(result.bytes).to.equal(1024 * 1024 * 1024);
+      expect(result.peakGrowth, 'peak RSS growth').to.be.below(96 * 1024 * 1024);
+    });
+
+    it('one send() of a 100 MiB message to a peer that reads never trips maxBufferedAmount', async function () {
+      this.timeout(60_000);
+      await wss.close();
+      ({ wss, port, url } = await listen({ maxMessageSize: 128 * 1024 * 1024, maxPayload: 128 * 1024 * 1024 }));
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url, { maxMessageSize: 128 * 1024 * 1024, maxPayload: 128 * 1024 * 1024 });
+      const server = await serverSide;
+      const got = new Promise<number>((resolve) => { ws.once('message', (data) => { resolve((data as Buffer).length); }); });
+      const errors: unknown[] = [];
+      server.on('error', (err) => { errors.push(err); });
+      server.send(Buffer.alloc(100 * 1024 * 1024, 7));
+      expect(await withTimeout(got, 50_000, 'the 100 MiB message')).to.equal(100 * 1024 * 1024);
+      expect(errors).to.deep.equal([]);
+      expect(server.readyState).to.equal(ReadyState.OPEN);
       ws.close();
     });
   });

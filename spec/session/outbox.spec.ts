@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Opcode } from '../../lib/constants';
+import { WebSocketUsageError } from '../../lib/errors';
+import { FixedMaskSource } from '../../lib/frame/mask';
+import { FrameParser } from '../../lib/frame/parser';
+import { encodeFrame } from '../../lib/frame/serializer';
+import type { Frame } from '../../lib/frame/frame';
+import { Outbox, type OutboxOwner } from '../../lib/session/outbox';
+
+class Owner implements OutboxOwner {
+  readonly released: Array<Error | undefined> = [];
+  outboxReleased(error: Error | undefined): void { this.released.push(error); }
+}
+
+/** Everything ready, as the chunks handed out and the frames they hold. */
+function drain(outbox: Outbox, role: 'client' | 'server' = 'client'): { chunks: Buffer[]; frames: Frame[]; callbacks: number } {
+  const chunks: Buffer[] = [];
+  let callbacks = 0;
+  outbox.flushTo({ chunk: (c) => { chunks.push(c); }, written: (cb) => { callbacks++; cb(); } });
+  const frames: Frame[] = [];
+  const parser = new FrameParser({ role, allowRsv1: true }, { frame: (f) => { frames.push({ ...f, payload: Buffer.from(f.payload) }); } });
+  expect(parser.write(Buffer.concat(chunks))).to.equal(undefined);
+  return { chunks, frames, callbacks };
+}
+
+describe('Outbox (the packed outgoing queue)', () => {
+  it('serializes frames exactly as encodeFrame does, unmasked or masked', () => {
+    fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { minLength: 1, maxLength: 20 }), fc.boolean(), (payloads, masked) => {
+      const outbox = new Outbox(masked ? new FixedMaskSource(0x37fa213d) : undefined, new Owner());
+      for (const payload of payloads) outbox.frame({ opcode: Opcode.Binary, payload });
+      const expected = Buffer.concat(payloads.map((p) => encodeFrame({ opcode: Opcode.Binary, payload: p }, masked ? 0x37fa213d : -1)));
+      const chunks: Buffer[] = [];
+      outbox.flushTo({ chunk: (c) => { chunks.push(c); }, written: () => undefined });
+      expect(Buffer.concat(chunks).equals(expected)).to.equal(true);
+    }), { numRuns: 200 });
+  });
+
+  it('packs many small frames into a few chunks, and counts their bytes until they are taken', () => {
+    const outbox = new Outbox(undefined, new Owner());
+    for (let i = 0; i < 1000; i++) outbox.frame({ opcode: Opcode.Text, payload: 'hi' });
+    expect(outbox.bytes).to.equal(4000);
+    const { chunks, frames } = drain(outbox);
+    expect(frames.length).to.equal(1000);
+    expect(chunks.length).to.be.at.most(6);
+    expect(outbox.bytes).to.equal(0);
+  });
+
+  it('hands a large unmasked payload over as the caller\'s own bytes (no copy)', () => {
+    const outbox = new Outbox(undefined, new Owner());
+    const payload = Buffer.alloc(64 * 1024, 1);
+    outbox.frame({ opcode: Opcode.Binary, payload });
+    const { chunks } = drain(outbox);
+    expect(chunks.some((c) => c === payload)).to.equal(true);
+  });
+
+  it('holds everything behind a reserved position until it is filled, then hands it out in order', () => {
+    const owner = new Owner();
+    const outbox = new Outbox(undefined, owner);
+    outbox.frame({ opcode: Opcode.Text, payload: 'before' });
+    const held = outbox.hold(100);
+    outbox.frame({ opcode: Opcode.Ping, payload: 'after' });
+    expect(outbox.bytes).to.equal(8 + 100 + 7);
+    expect(drain(outbox).frames.map((f) => f.payload.toString())).to.deep.equal(['before']);
+    expect(outbox.ready).to.equal(false);
+    held.frame({ opcode: Opcode.Binary, payload: Buffer.from('held'), rsv1: true });
+    held.release();
+    expect(owner.released).to.deep.equal([undefined]);
+    expect(drain(outbox).frames.map((f) => [f.opcode, f.payload.toString()])).to.deep.equal([[Opcode.Binary, 'held'], [Opcode.Ping, 'after']]);
+    expect(outbox.bytes).to.equal(0);
+  });
+
+  it('tells its owner when a reserved message failed', () => {
+    const owner = new Owner();
+    const outbox = new Outbox(undefined, owner);
+    const error = new Error('encoder broke');
+    outbox.hold().release(error);
+    expect(owner.released).to.deep.equal([error]);
+  });
+
+  it('runs write callbacks at their place in the stream, and fails pending ones on clear()', () => {
+    const outbox = new Outbox(undefined, new Owner());
+    outbox.frame({ opcode: Opcode.Text, payload: 'a' });
+    outbox.callback(() => undefined);
+    const order: string[] = [];
+    outbox.flushTo({ chunk: () => { order.push('chunk'); }, written: () => { order.push('callback'); } });
+    expect(order).to.deep.equal(['chunk', 'callback']);
+    let failed: unknown;
+    outbox.callback((error) => { failed = error; });
+    outbox.clear(new Error('gone'));
+    expect((failed as Error).message).to.equal('gone');
+  });
+
+  it('refuses invalid frames (a 126-byte ping) with a usage error', () => {
+    const outbox = new Outbox(undefined, new Owner());
+    expect(() => { outbox.frame({ opcode: Opcode.Ping, payload: Buffer.alloc(126) }); }).to.throw(WebSocketUsageError);
+  });
+
+  it('estimates memory as bytes plus a cost per queued chunk', () => {
+    const outbox = new Outbox(undefined, new Owner());
+    outbox.raw(Buffer.alloc(10));
+    outbox.raw(Buffer.alloc(10));
+    expect(outbox.memory).to.be.greaterThan(outbox.bytes);
+  });
+});
