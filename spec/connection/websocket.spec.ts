@@ -305,8 +305,8 @@ describe('WebSocket connection', () => {
       const client = await raw();
       client.socket.pause(); // a peer that never reads
       const server = await serverSide;
-      const errors: Array<{ code?: string }> = [];
-      server.on('error', (err: { code?: string }) => errors.push(err));
+      const errors: Array<Error & { code?: string }> = [];
+      server.on('error', (err) => errors.push(err));
       const done = closed(server);
       // An application ignoring send()'s false: keep sending until the backstop trips.
       for (let i = 0; i < 256 && server.readyState === ReadyState.OPEN; i++) server.send(Buffer.alloc(64 * 1024));
@@ -414,8 +414,8 @@ describe('WebSocket connection', () => {
       const serverSide = nextConnection(wss);
       const client = await raw();
       const server = await serverSide;
-      const errors: Array<{ code?: string }> = [];
-      server.on('error', (err: { code?: string }) => errors.push(err));
+      const errors: Array<Error & { code?: string }> = [];
+      server.on('error', (err) => errors.push(err));
       // The raw client never answers pings.
       expect((await closed(server, 3000)).code).to.equal(CloseCode.Abnormal);
       expect(errors.map((e) => e.code)).to.deep.equal(['WS_ERR_PEER_UNRESPONSIVE']);
