@@ -300,7 +300,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /**
    * Sends a ping (payload at most 125 bytes).
-   * @throws {WebSocketUsageError} while CONNECTING or for a payload over 125 bytes.
+   * @throws {WebSocketUsageError} while CONNECTING, for a payload over 125 bytes, or for a callback
+   *   that is not a function (ws's `ping(data, mask, cb)`: there is no mask argument here).
    */
   ping(data?: string | Buffer | Uint8Array, callback?: SendCallback): boolean {
     return this.control('ping', data, callback);
@@ -308,7 +309,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /**
    * Sends an unsolicited pong (a one-way heartbeat, RFC 6455 §5.5.3).
-   * @throws {WebSocketUsageError} while CONNECTING or for a payload over 125 bytes.
+   * @throws {WebSocketUsageError} while CONNECTING, for a payload over 125 bytes, or for a callback
+   *   that is not a function.
    */
   pong(data?: string | Buffer | Uint8Array, callback?: SendCallback): boolean {
     return this.control('pong', data, callback);
@@ -622,6 +624,10 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   }
 
   private control(type: 'ping' | 'pong', data: string | Buffer | Uint8Array | undefined, callback: SendCallback | undefined): boolean {
+    // Checked here: a non-function (ws's boolean mask argument) would otherwise fail the write later.
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `the ${type} callback must be a function (there is no mask argument)`);
+    }
     const session = this.openSession(callback);
     if (session === undefined) return false;
     session.control(type, data, callback);

@@ -166,6 +166,16 @@ describe('WebSocket connection', () => {
       ws.close();
     });
 
+    it("refuses ws's ping(data, mask, callback) form with a usage error, before anything is queued", async () => {
+      const ws = await connect(url);
+      const misuse = ws as unknown as { ping(data: unknown, mask: unknown, callback: unknown): boolean; pong(data: unknown, mask: unknown): boolean };
+      expect(() => misuse.ping('p', false, () => undefined)).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_ARGUMENT');
+      expect(() => misuse.pong('p', true)).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_ARGUMENT');
+      expect(ws.bufferedAmount).to.equal(0);
+      ws.close();
+      await closed(ws);
+    });
+
     it('refuses a ping payload over 125 bytes (local misuse, not sent)', async () => {
       const ws = await connect(url);
       expect(() => ws.ping(Buffer.alloc(126))).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH');
