@@ -93,6 +93,8 @@ describe('the published package', function () {
   let consumer: string;
   let tarball: string;
   let files: string[];
+  /** How many ```ts blocks each document gave. */
+  const blockCounts = new Map<string, number>();
 
   before(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'wsframe-package-'));
@@ -115,7 +117,11 @@ describe('the published package', function () {
 
     // The same sources as CommonJS (cjs/, by the project's "type") and as ESM (esm/ has its own
     // package.json saying "module").
-    const blocks = DOCUMENTS.flatMap((document) => typescriptBlocks(fs.readFileSync(path.join(ROOT, document), 'utf8')));
+    const blocks = DOCUMENTS.flatMap((document) => {
+      const found = typescriptBlocks(fs.readFileSync(path.join(ROOT, document), 'utf8'));
+      blockCounts.set(document, found.length);
+      return found;
+    });
     for (const dir of ['cjs', 'esm']) {
       fs.mkdirSync(path.join(consumer, dir));
       blocks.forEach((block, i) => {
@@ -183,6 +189,12 @@ describe('the published package', function () {
     expect(manifest.peerDependenciesMeta?.bufferutil?.optional).to.equal(true);
     // Nothing installed it: a consumer opts in.
     expect(fs.existsSync(path.join(consumer, 'node_modules', 'bufferutil'))).to.equal(false);
+  });
+
+  it('finds the TypeScript examples of the README and the migration guide', () => {
+    // README: the decoder, server and client, proxy, raw pipeline and Redis examples.
+    expect(blockCounts.get('README.md')).to.be.at.least(5);
+    expect(blockCounts.get(path.join('docs', 'migrating-from-ws.md'))).to.be.at.least(3);
   });
 
   it('compiles the README examples and the typed-event checks as CommonJS and ESM under nodenext, strict, without skipLibCheck', async () => {
