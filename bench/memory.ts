@@ -186,7 +186,9 @@ async function child(mode: Mode): Promise<ChildResult> {
   if (mode === 'source') {
     done = true;
   } else if (mode === 'frames' || mode === 'frames-fresh') {
-    decoder.on('data', (piece: FramePiece) => {
+    // Every frame here is longer than the threshold, so each arrives in pieces.
+    decoder.on('data', (frame) => {
+      const piece = frame as FramePiece;
       check.take(piece.payload, piece.offset);
       if (piece.last) done = true;
     });

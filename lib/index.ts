@@ -9,6 +9,10 @@ export {
   ConnectionClosedError, ERRORS, type ErrorCode, isWebSocketError, WebSocketProtocolError, WebSocketUsageError,
 } from './errors';
 
+// Stream classes (readable-stream's, typed as Node's) and typed events.
+export type { EventEmitMethod, EventListenerMethod, EventMap, OtherEvent } from './events';
+export type { TransformEvents } from './streams';
+
 // Frame layer.
 export {
   checkFirstBytes, checkOutgoing, type DecoderRole, type Frame, type FrameHeader, type FrameInput,
@@ -21,8 +25,8 @@ export {
 } from './frame/mask';
 export { FrameParser, type FrameParserOptions, type FrameSink } from './frame/parser';
 export { type ChunkSink, emitFrame, encodeFrame } from './frame/serializer';
-export { FrameDecoder, type FrameDecoderOptions } from './frame/decoder';
-export { FrameEncoder, type FrameEncoderOptions } from './frame/encoder';
+export { FrameDecoder, type FrameDecoderEvents, type FrameDecoderOptions } from './frame/decoder';
+export { FrameEncoder, type FrameEncoderEvents, type FrameEncoderOptions } from './frame/encoder';
 
 // Message layer.
 export { encodeClosePayload, isValidCloseCode, MAX_CLOSE_REASON_LENGTH, parseClosePayload } from './message/close';
@@ -36,8 +40,10 @@ export {
   fragmentMessage, type FrameWriter, type HeldFrames, type MessageInput, MessageSerializer,
   type MessageSerializerOptions, serializeMessage,
 } from './message/serializer';
-export { type Message, MessageDecoder, type MessageDecoderOptions, type StreamingMessage } from './message/decoder';
-export { MessageEncoder, type MessageEncoderOptions } from './message/encoder';
+export {
+  type Message, MessageDecoder, type MessageDecoderEvents, type MessageDecoderOptions, type StreamingMessage,
+} from './message/decoder';
+export { MessageEncoder, type MessageEncoderEvents, type MessageEncoderOptions } from './message/encoder';
 
 // Extensions.
 export {

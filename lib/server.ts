@@ -10,6 +10,7 @@ import type * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE } from './constants';
 import { WebSocketProtocolError, WebSocketUsageError } from './errors';
+import type { OtherEvent } from './events';
 import { type ByteStream, WebSocket } from './connection/websocket';
 import { PerMessageDeflate } from './extensions/permessage-deflate';
 import { FIELD_VALUE_PATTERN } from './handshake/headers';
@@ -211,25 +212,28 @@ export class WebSocketServer extends EventEmitter {
   }
 
   override on<K extends keyof WebSocketServerEvents>(event: K, listener: ServerListener<K>): this;
-  override on(event: string | symbol, listener: (...args: never[]) => void): this;
+  override on<E extends Error>(event: 'error', listener: (error: E) => void): this;
+  override on<Name extends string | symbol>(event: OtherEvent<WebSocketServerEvents, Name>, listener: (...args: unknown[]) => void): this;
   override on(event: string | symbol, listener: (...args: never[]) => void): this {
     return super.on(event, listener as (...args: unknown[]) => void);
   }
 
   override once<K extends keyof WebSocketServerEvents>(event: K, listener: ServerListener<K>): this;
-  override once(event: string | symbol, listener: (...args: never[]) => void): this;
+  override once<E extends Error>(event: 'error', listener: (error: E) => void): this;
+  override once<Name extends string | symbol>(event: OtherEvent<WebSocketServerEvents, Name>, listener: (...args: unknown[]) => void): this;
   override once(event: string | symbol, listener: (...args: never[]) => void): this {
     return super.once(event, listener as (...args: unknown[]) => void);
   }
 
   override off<K extends keyof WebSocketServerEvents>(event: K, listener: ServerListener<K>): this;
-  override off(event: string | symbol, listener: (...args: never[]) => void): this;
+  override off<E extends Error>(event: 'error', listener: (error: E) => void): this;
+  override off<Name extends string | symbol>(event: OtherEvent<WebSocketServerEvents, Name>, listener: (...args: unknown[]) => void): this;
   override off(event: string | symbol, listener: (...args: never[]) => void): this {
     return super.off(event, listener as (...args: unknown[]) => void);
   }
 
   override emit<K extends keyof WebSocketServerEvents>(event: K, ...args: WebSocketServerEvents[K]): boolean;
-  override emit(event: string | symbol, ...args: unknown[]): boolean;
+  override emit<Name extends string | symbol>(event: OtherEvent<WebSocketServerEvents, Name>, ...args: unknown[]): boolean;
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     return super.emit(event, ...args);
   }

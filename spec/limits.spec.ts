@@ -423,7 +423,7 @@ describe('resource limits (real servers on loopback)', function () {
         let received: Buffer | undefined;
         wss.on('connection', (ws: WebSocket, req: { socket: net.Socket }) => {
           req.socket.on('data', () => { serverChunks++; });
-          ws.on('message', (data: Buffer) => { received = data; });
+          ws.on('message', (data) => { received = data as Buffer; });
         });
         const data = randomBytes(64 * KiB);
         const frame = clientFrame(0x2, data);

@@ -7,8 +7,9 @@
  * iterator. Every protocol rule lives in the session.
  */
 import { EventEmitter } from 'node:events';
-import { Readable } from 'readable-stream';
+import { Readable } from '../streams';
 import { ConnectionClosedError, WebSocketUsageError } from '../errors';
+import type { OtherEvent } from '../events';
 import type { Role } from '../frame/frame';
 import { encodeClosePayload } from '../message/close';
 import type { MessageExtension } from '../message/extension';
@@ -194,7 +195,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   // --- typed events ------------------------------------------------------------------------------
 
   override on<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
-  override on(event: string | symbol, listener: (...args: never[]) => void): this;
+  override on<E extends Error>(event: 'error', listener: (error: E) => void): this;
+  override on<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
   override on(event: string | symbol, listener: (...args: never[]) => void): this {
     super.on(event, listener as (...args: unknown[]) => void);
     if (event === 'message' || event === 'stream') this.scheduleDelivery();
@@ -202,25 +204,28 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   }
 
   override addListener<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
-  override addListener(event: string | symbol, listener: (...args: never[]) => void): this;
+  override addListener<E extends Error>(event: 'error', listener: (error: E) => void): this;
+  override addListener<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
   override addListener(event: string | symbol, listener: (...args: never[]) => void): this {
-    return this.on(event, listener);
+    return this.on(event, listener as (...args: unknown[]) => void);
   }
 
   override once<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
-  override once(event: string | symbol, listener: (...args: never[]) => void): this;
+  override once<E extends Error>(event: 'error', listener: (error: E) => void): this;
+  override once<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
   override once(event: string | symbol, listener: (...args: never[]) => void): this {
     return super.once(event, listener as (...args: unknown[]) => void);
   }
 
   override off<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
-  override off(event: string | symbol, listener: (...args: never[]) => void): this;
+  override off<E extends Error>(event: 'error', listener: (error: E) => void): this;
+  override off<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
   override off(event: string | symbol, listener: (...args: never[]) => void): this {
     return super.off(event, listener as (...args: unknown[]) => void);
   }
 
   override emit<K extends keyof WebSocketEvents>(event: K, ...args: WebSocketEvents[K]): boolean;
-  override emit(event: string | symbol, ...args: unknown[]): boolean;
+  override emit<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, ...args: unknown[]): boolean;
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     return super.emit(event, ...args);
   }
@@ -329,7 +334,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /**
    * Sends a ping (payload at most 125 bytes).
-   * @throws {WebSocketUsageError} while CONNECTING or for a payload over 125 bytes.
+   * @throws {WebSocketUsageError} while CONNECTING, for a payload over 125 bytes, or for a callback
+   *   that is not a function (ws's `ping(data, mask, cb)`: there is no mask argument here).
    */
   ping(data?: string | Buffer | Uint8Array, callback?: SendCallback): boolean {
     return this.control('ping', data, callback);
@@ -337,7 +343,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /**
    * Sends an unsolicited pong (a one-way heartbeat, RFC 6455 §5.5.3).
-   * @throws {WebSocketUsageError} while CONNECTING or for a payload over 125 bytes.
+   * @throws {WebSocketUsageError} while CONNECTING, for a payload over 125 bytes, or for a callback
+   *   that is not a function.
    */
   pong(data?: string | Buffer | Uint8Array, callback?: SendCallback): boolean {
     return this.control('pong', data, callback);
@@ -661,6 +668,10 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   }
 
   private control(type: 'ping' | 'pong', data: string | Buffer | Uint8Array | undefined, callback: SendCallback | undefined): boolean {
+    // Checked here: a non-function (ws's boolean mask argument) would otherwise fail the write later.
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `the ${type} callback must be a function (there is no mask argument)`);
+    }
     const session = this.openSession(callback);
     if (session === undefined) return false;
     session.control(type, data, callback);

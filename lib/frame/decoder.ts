@@ -2,12 +2,33 @@
  * FrameDecoder: a readable-stream Transform from wire bytes (any chunking) to {@link Frame}
  * objects, over the sans-I/O {@link FrameParser}.
  */
-import { SyncTransform, type TransformCallback } from './sync-transform';
+import type { EventEmitMethod, EventListenerMethod } from '../events';
+import type { TransformEvents } from '../streams';
+import type { Frame, FramePiece } from './frame';
 import { FrameParser, type FrameParserOptions } from './parser';
+import { SyncTransform, type TransformCallback } from './sync-transform';
 
 export interface FrameDecoderOptions extends FrameParserOptions {
   /** Object high-water mark of the readable side. Default 16 frames (Node's object-mode default). */
   readableHighWaterMark?: number;
+}
+
+/** Events of a {@link FrameDecoder}: a Transform's, with `'data'` carrying the decoded frames. */
+export interface FrameDecoderEvents extends TransformEvents {
+  /** A decoded frame; with `streamingThreshold`, a long one arrives as {@link FramePiece}s (`isFramePiece`). */
+  data: [frame: Frame | FramePiece];
+}
+
+// Typed events over the inherited methods: declarations only, nothing changes at run time.
+export interface FrameDecoder {
+  on: EventListenerMethod<FrameDecoderEvents, this>;
+  once: EventListenerMethod<FrameDecoderEvents, this>;
+  off: EventListenerMethod<FrameDecoderEvents, this>;
+  addListener: EventListenerMethod<FrameDecoderEvents, this>;
+  removeListener: EventListenerMethod<FrameDecoderEvents, this>;
+  prependListener: EventListenerMethod<FrameDecoderEvents, this>;
+  prependOnceListener: EventListenerMethod<FrameDecoderEvents, this>;
+  emit: EventEmitMethod<FrameDecoderEvents>;
 }
 
 /**

@@ -2,8 +2,9 @@
  * FrameEncoder: a readable-stream Transform from frame objects to wire bytes, over the
  * serializer; frames written together leave as one chunk.
  */
-import type { Transform } from 'readable-stream';
 import { WebSocketUsageError } from '../errors';
+import type { EventEmitMethod, EventListenerMethod } from '../events';
+import type { Transform, TransformEvents } from '../streams';
 import type { FrameInput, Role } from './frame';
 import { headerLength } from './frame';
 import { type MaskSource, type MaskSourceLike, toMaskSource } from './mask';
@@ -46,6 +47,24 @@ const BATCH_FRAME_MAX = 4096;
 /** Largest output chunk a batch of small frames makes: Node's default stream high-water mark. */
 const BATCH_BYTES = 16 * 1024;
 
+/** Events of a {@link FrameEncoder}: a Transform's, with `'data'` carrying the wire bytes. */
+export interface FrameEncoderEvents extends TransformEvents {
+  /** Encoded bytes: one or more whole frames (with autoCork, the frames written in one tick). */
+  data: [bytes: Buffer];
+}
+
+// Typed events over the inherited methods: declarations only, nothing changes at run time.
+export interface FrameEncoder {
+  on: EventListenerMethod<FrameEncoderEvents, this>;
+  once: EventListenerMethod<FrameEncoderEvents, this>;
+  off: EventListenerMethod<FrameEncoderEvents, this>;
+  addListener: EventListenerMethod<FrameEncoderEvents, this>;
+  removeListener: EventListenerMethod<FrameEncoderEvents, this>;
+  prependListener: EventListenerMethod<FrameEncoderEvents, this>;
+  prependOnceListener: EventListenerMethod<FrameEncoderEvents, this>;
+  emit: EventEmitMethod<FrameEncoderEvents>;
+}
+
 /**
  * A Transform from frame objects `{ opcode, payload, fin?, rsv1?, rsv2?, rsv3? }` to wire bytes.
  * Invalid frames fail the stream with a {@link WebSocketUsageError}; nothing is silently fixed.
@@ -76,17 +95,17 @@ export class FrameEncoder extends SyncTransform {
   }
 
   /** Writes a frame; with autoCork, the frames of one tick are encoded together on the next. */
-  // The chunk keeps the base class's type, so the encoder still fits readable-stream's pipeline
+  // The chunk keeps the base class's type, so the encoder still fits Node's pipeline
   // types; a FrameInput is what it expects (anything else fails the stream with a usage error).
   override write(frame: WriteChunk, callback?: WriteCallback): boolean;
-  override write(frame: WriteChunk, encoding?: string, callback?: WriteCallback): boolean;
-  override write(frame: WriteChunk, encoding?: string | WriteCallback, callback?: WriteCallback): boolean {
+  override write(frame: WriteChunk, encoding?: BufferEncoding, callback?: WriteCallback): boolean;
+  override write(frame: WriteChunk, encoding?: BufferEncoding | WriteCallback, callback?: WriteCallback): boolean {
     if (this.autoCork && !this.corkedForTick) {
       this.corkedForTick = true;
       this.cork();
       process.nextTick(uncorkEncoder, this);
     }
-    return typeof encoding === 'function' ? super.write(frame, encoding) : super.write(frame, encoding, callback);
+    return typeof encoding === 'function' ? super.write(frame, encoding) : super.write(frame, encoding as BufferEncoding, callback);
   }
 
   /** @internal Ends the tick's cork. */

@@ -7,7 +7,17 @@
  * - no loss on error: an error waits until everything pushed before it has been read, because
  *   destroying the stream earlier would discard that output for a paused or async reader.
  */
-import { Transform } from 'readable-stream';
+import { Transform } from '../streams';
+
+/** The part of readable-stream's internal state read here (Node's stream types leave it out). */
+interface ReadableState {
+  length: number;
+  highWaterMark: number;
+}
+
+function readableState(stream: Transform): ReadableState {
+  return (stream as unknown as { _readableState: ReadableState })._readableState;
+}
 
 /** Node's Transform callback shape. */
 export type TransformCallback = (error?: Error | null, data?: unknown) => void;
@@ -24,7 +34,7 @@ export abstract class SyncTransform extends Transform {
       this.settle(callback, error);
       return;
     }
-    const state = this._readableState;
+    const state = readableState(this);
     if (state.length < state.highWaterMark) {
       callback();
     } else {
@@ -34,7 +44,7 @@ export abstract class SyncTransform extends Transform {
 
   /** Calls back at once, except that an error waits until earlier output has been read. */
   protected settle(callback: TransformCallback, error?: Error): void {
-    if (error !== undefined && this._readableState.length > 0) {
+    if (error !== undefined && readableState(this).length > 0) {
       this.held = { error, callback };
       return;
     }
@@ -50,11 +60,11 @@ export abstract class SyncTransform extends Transform {
     super._read(size);
   }
 
-  // Same signature as the base class, so these streams still fit readable-stream's pipeline types.
+  // Same signature as the base class, so these streams still fit Node's pipeline types.
   override read(size?: number): ReturnType<Transform['read']> {
     const output: unknown = super.read(size);
     const held = this.held;
-    if (held !== undefined && this._readableState.length === 0) {
+    if (held !== undefined && readableState(this).length === 0) {
       this.held = undefined;
       held.callback(held.error);
     }

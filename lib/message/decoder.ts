@@ -2,8 +2,9 @@
  * MessageDecoder: a readable-stream Transform from frames to messages, over the sans-I/O
  * {@link MessageParser}; in streaming mode each data message is a Readable of its own.
  */
-import { Readable, Transform } from 'readable-stream';
+import { Readable, Transform, type TransformEvents } from '../streams';
 import { WebSocketProtocolError } from '../errors';
+import type { EventEmitMethod, EventListenerMethod } from '../events';
 import type { Frame, FramePiece } from '../frame/frame';
 import type { TransformCallback } from '../frame/sync-transform';
 import { numberOption } from '../options';
@@ -29,6 +30,24 @@ export interface MessageDecoderOptions extends MessageParserOptions {
 }
 
 const DEFAULT_STREAM_HIGH_WATER_MARK = 16 * 1024;
+
+/** Events of a {@link MessageDecoder}: a Transform's, with `'data'` carrying the messages. */
+export interface MessageDecoderEvents extends TransformEvents {
+  /** A message: whole, or (`streaming: true`) a data message's stream while it arrives. */
+  data: [message: Message];
+}
+
+// Typed events over the inherited methods: declarations only, nothing changes at run time.
+export interface MessageDecoder {
+  on: EventListenerMethod<MessageDecoderEvents, this>;
+  once: EventListenerMethod<MessageDecoderEvents, this>;
+  off: EventListenerMethod<MessageDecoderEvents, this>;
+  addListener: EventListenerMethod<MessageDecoderEvents, this>;
+  removeListener: EventListenerMethod<MessageDecoderEvents, this>;
+  prependListener: EventListenerMethod<MessageDecoderEvents, this>;
+  prependOnceListener: EventListenerMethod<MessageDecoderEvents, this>;
+  emit: EventEmitMethod<MessageDecoderEvents>;
+}
 
 /**
  * A Transform from {@link Frame}s and {@link FramePiece}s (object mode) to {@link Message}s

@@ -2,7 +2,8 @@
  * MessageEncoder: a readable-stream Transform from messages to frame objects, over the sans-I/O
  * {@link MessageSerializer}, for a FrameEncoder to turn into bytes.
  */
-import { Transform } from 'readable-stream';
+import type { EventEmitMethod, EventListenerMethod } from '../events';
+import { Transform, type TransformEvents } from '../streams';
 import type { FrameInput } from '../frame/frame';
 import type { TransformCallback } from '../frame/sync-transform';
 import type { MessageExtension } from './extension';
@@ -22,6 +23,24 @@ export interface MessageEncoderOptions {
   extension?: MessageExtension;
   /** Object high-water mark of the readable side (frames). Default 16. */
   readableHighWaterMark?: number;
+}
+
+/** Events of a {@link MessageEncoder}: a Transform's, with `'data'` carrying the frames. */
+export interface MessageEncoderEvents extends TransformEvents {
+  /** A frame for a FrameEncoder (a fragment, for a message longer than `fragmentSize`). */
+  data: [frame: FrameInput];
+}
+
+// Typed events over the inherited methods: declarations only, nothing changes at run time.
+export interface MessageEncoder {
+  on: EventListenerMethod<MessageEncoderEvents, this>;
+  once: EventListenerMethod<MessageEncoderEvents, this>;
+  off: EventListenerMethod<MessageEncoderEvents, this>;
+  addListener: EventListenerMethod<MessageEncoderEvents, this>;
+  removeListener: EventListenerMethod<MessageEncoderEvents, this>;
+  prependListener: EventListenerMethod<MessageEncoderEvents, this>;
+  prependOnceListener: EventListenerMethod<MessageEncoderEvents, this>;
+  emit: EventEmitMethod<MessageEncoderEvents>;
 }
 
 /**

@@ -169,6 +169,16 @@ describe('WebSocket connection', () => {
       ws.close();
     });
 
+    it("refuses ws's ping(data, mask, callback) form with a usage error, before anything is queued", async () => {
+      const ws = await connect(url);
+      const misuse = ws as unknown as { ping(data: unknown, mask: unknown, callback: unknown): boolean; pong(data: unknown, mask: unknown): boolean };
+      expect(() => misuse.ping('p', false, () => undefined)).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_ARGUMENT');
+      expect(() => misuse.pong('p', true)).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_ARGUMENT');
+      expect(ws.bufferedAmount).to.equal(0);
+      ws.close();
+      await closed(ws);
+    });
+
     it('refuses a ping payload over 125 bytes (local misuse, not sent)', async () => {
       const ws = await connect(url);
       expect(() => ws.ping(Buffer.alloc(126))).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH');
@@ -308,8 +318,8 @@ describe('WebSocket connection', () => {
       const client = await raw();
       client.socket.pause(); // a peer that never reads
       const server = await serverSide;
-      const errors: Array<{ code?: string }> = [];
-      server.on('error', (err: { code?: string }) => errors.push(err));
+      const errors: Array<Error & { code?: string }> = [];
+      server.on('error', (err) => errors.push(err));
       const done = closed(server);
       // An application ignoring send()'s false: keep sending until the backstop trips.
       for (let i = 0; i < 256 && server.readyState === ReadyState.OPEN; i++) server.send(Buffer.alloc(64 * 1024));
@@ -417,8 +427,8 @@ describe('WebSocket connection', () => {
       const serverSide = nextConnection(wss);
       const client = await raw();
       const server = await serverSide;
-      const errors: Array<{ code?: string }> = [];
-      server.on('error', (err: { code?: string }) => errors.push(err));
+      const errors: Array<Error & { code?: string }> = [];
+      server.on('error', (err) => errors.push(err));
       // The raw client never answers pings.
       expect((await closed(server, 3000)).code).to.equal(CloseCode.Abnormal);
       expect(errors.map((e) => e.code)).to.deep.equal(['WS_ERR_PEER_UNRESPONSIVE']);

@@ -639,8 +639,8 @@ describe('interop: our connect() against a ws WebSocketServer', () => {
     const ws = await openOurs(server.url);
     const received: string[] = [];
     const all = within(new Promise<void>((resolve) => {
-      ws.on('message', (data: string) => {
-        received.push(data);
+      ws.on('message', (data) => {
+        received.push(data as string);
         if (received.length === 1000) resolve();
       });
     }), '1000 echoes');

@@ -3,7 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { pipeline, Readable, Transform } from 'readable-stream';
+import { pipeline } from 'readable-stream';
 import { CloseCode, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, Opcode } from '../../lib/constants';
 import { FrameDecoder, type FrameDecoderOptions } from '../../lib/frame/decoder';
 import type { TransformCallback } from '../../lib/frame/sync-transform';
@@ -16,6 +16,7 @@ import { type Message, MessageDecoder, type MessageDecoderOptions, type Streamin
 import { MessageEncoder, type MessageEncoderOptions } from '../../lib/message/encoder';
 import { MessageParser, type MessageParserOptions, type WholeMessage } from '../../lib/message/parser';
 import { type DeflateParams, PerMessageDeflate } from '../../lib/extensions/permessage-deflate';
+import { Readable, Transform } from '../../lib/streams';
 
 // --- Fixtures ------------------------------------------------------------------------------------
 
