@@ -80,7 +80,7 @@ export {
 } from './connection/websocket';
 export { Scheduler } from './connection/scheduler';
 export {
-  type VerifyInfo, type VerifyResult, WebSocketServer, type WebSocketServerEvents, type WebSocketServerOptions,
+  type VerifyCallback, type VerifyInfo, type VerifyResult, WebSocketServer, type WebSocketServerEvents, type WebSocketServerOptions,
 } from './server';
 export {
   type ClientOptions, connect, DEFAULT_MAX_REDIRECTS, parseWebSocketUrl, UNEXPECTED_RESPONSE_BODY_LIMIT,

@@ -31,6 +31,9 @@ export interface VerifyInfo {
   protocols: readonly string[];
 }
 
+/** ws's verifyClient callback: `result` true accepts; false refuses with `code` (default 401), `message` and `headers`. */
+export type VerifyCallback = (result: boolean, code?: number, message?: string, headers?: Record<string, string>) => void;
+
 /** true accepts; false refuses with 403; an object refuses with its own status. */
 export type VerifyResult = boolean | { status: number; message?: string; headers?: Record<string, string> };
 
@@ -60,8 +63,12 @@ export interface WebSocketServerOptions extends ConnectionOptions {
   handleProtocols?: (protocols: Set<string>, request: http.IncomingMessage) => string | false | undefined;
   /** Browser origins allowed to connect (exact match); others get 403. Default: any origin. */
   allowedOrigins?: readonly string[];
-  /** Last say on each upgrade, e.g. for authentication. May be async. */
-  verifyClient?: (info: VerifyInfo) => VerifyResult | Promise<VerifyResult>;
+  /**
+   * Last say on each upgrade, e.g. for authentication: returns the verdict (or a Promise of it).
+   * ws's two-argument form `(info, callback)` is accepted too: `callback(result, code?, message?,
+   * headers?)`.
+   */
+  verifyClient?: (info: VerifyInfo, callback: VerifyCallback) => VerifyResult | Promise<VerifyResult> | void;
   /**
    * Milliseconds allowed for the handshake: the request head in standalone mode (a client
    * dribbling its headers is cut off) and the verifyClient hook. Default 10000.
@@ -325,9 +332,17 @@ export class WebSocketServer extends EventEmitter {
         throw new WebSocketProtocolError('WS_ERR_HANDSHAKE_FORBIDDEN', `origin ${String(upgrade.origin)}`);
       }
       if (verifyClient !== undefined) {
-        const verdict = await this.withTimeout(verifyClient({
+        const info: VerifyInfo = {
           req, origin: upgrade.origin, secure: 'encrypted' in socket && socket.encrypted === true, protocols: upgrade.protocols,
-        }));
+        };
+        const verdict = await this.withTimeout(verifyClient.length >= 2
+          // ws's callback form: a refusal without a code is 401, as in ws.
+          ? new Promise<VerifyResult>((resolve) => {
+            verifyClient(info, (result, code, message, headers) => {
+              resolve(result === true ? true : { status: code ?? 401, message, headers });
+            });
+          })
+          : verifyClient(info, () => undefined) as VerifyResult | Promise<VerifyResult>);
         if (verdict !== true) {
           this.refuse(socket, req, typeof verdict === 'object' && verdict !== null ? verdict : { status: 403 });
           return undefined;

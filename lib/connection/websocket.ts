@@ -75,7 +75,11 @@ type Listener<K extends keyof WebSocketEvents> = (...args: WebSocketEvents[K]) =
 
 type SendCallback = (error?: Error | null) => void;
 
-/** ws's `send` options: `binary` picks the opcode; `compress: false` skips the extension; `fin` is not supported. */
+/**
+ * ws's `send` options: `binary` picks the opcode; `compress: false` sends the message without the
+ * extension (permessage-deflate); `fin: false` is refused (use `sendStream`); `mask` is ignored
+ * (RFC 6455 §5.1 decides it by role).
+ */
 export interface SendOptions {
   binary?: boolean;
   compress?: boolean;
@@ -210,11 +214,27 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     return this.on(event, listener as (...args: unknown[]) => void);
   }
 
+  override prependListener<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
+  override prependListener<E extends Error>(event: 'error', listener: (error: E) => void): this;
+  override prependListener<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
+  override prependListener(event: string | symbol, listener: (...args: never[]) => void): this {
+    super.prependListener(event, listener as (...args: unknown[]) => void);
+    if (event === 'message' || event === 'stream') this.scheduleDelivery();
+    return this;
+  }
+
   override once<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
   override once<E extends Error>(event: 'error', listener: (error: E) => void): this;
   override once<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
   override once(event: string | symbol, listener: (...args: never[]) => void): this {
     return super.once(event, listener as (...args: unknown[]) => void);
+  }
+
+  override removeListener<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
+  override removeListener<E extends Error>(event: 'error', listener: (error: E) => void): this;
+  override removeListener<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
+  override removeListener(event: string | symbol, listener: (...args: never[]) => void): this {
+    return super.removeListener(event, listener as (...args: unknown[]) => void);
   }
 
   override off<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
@@ -306,6 +326,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   send(data: string | Buffer | Uint8Array, second?: boolean | SendOptions | SendCallback, third?: SendCallback): boolean {
     let callback = third;
     let isBinary = typeof data !== 'string';
+    let compress = true;
     if (typeof second === 'function') {
       callback = second;
     } else if (typeof second === 'boolean') {
@@ -315,6 +336,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
         throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'send() takes isBinary, ws-style options or a callback');
       }
       if (second.binary !== undefined) isBinary = second.binary === true;
+      if (second.compress === false) compress = false;
       if (second.fin === false) {
         throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'fin: false is not supported: use sendStream() for a message in parts');
       }
@@ -324,7 +346,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     }
     const session = this.openSession(callback);
     if (session === undefined) return false;
-    if (!session.send(data, isBinary, callback)) {
+    if (!session.send(data, isBinary, callback, compress)) {
       this.sync();
       return false;
     }

@@ -154,19 +154,20 @@ export class MessageSerializer {
 
   /**
    * Serializes one data message: `isBinary` false sends a Text message (a string, or bytes that
-   * are UTF-8), true a Binary one. The extension may encode it, now, or later: the frames then go
-   * out at this position of the output all the same (see {@link FrameWriter.hold}).
+   * are UTF-8), true a Binary one. The extension may encode it (unless `compress` is false), now,
+   * or later: the frames then go out at this position of the output all the same (see
+   * {@link FrameWriter.hold}).
    * @throws {WebSocketUsageError} `WS_ERR_INVALID_ARGUMENT` for data that is not a string or
    *   bytes; `WS_ERR_INVALID_STATE` after a close or while a streamed message is open.
    */
-  message(data: string | Uint8Array, isBinary: boolean): void {
+  message(data: string | Uint8Array, isBinary: boolean, compress = true): void {
     if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
       throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'data must be a string, Buffer or Uint8Array');
     }
     this.checkData();
     const opcode = isBinary ? Opcode.Binary : Opcode.Text;
     const extension = this.extension;
-    if (extension === undefined) {
+    if (extension === undefined || !compress) {
       writeData(this.writer, opcode, data, this.fragmentSize, false);
       return;
     }

@@ -79,7 +79,7 @@ const enum Bit {
 }
 
 /** A data message waiting behind a streamed one, or the turn of a streamed message reserved later. */
-type Deferred = { data: string | Uint8Array; isBinary: boolean; callback: WriteCallback | undefined } | typeof STREAM_TURN;
+type Deferred = { data: string | Uint8Array; isBinary: boolean; compress: boolean; callback: WriteCallback | undefined } | typeof STREAM_TURN;
 const STREAM_TURN = 'stream';
 
 /** The longest a connection processes input in one go when compressed messages are involved. */
@@ -314,24 +314,25 @@ export class Session {
   // --- application actions ---------------------------------------------------------------------
 
   /**
-   * Sends a data message (see `MessageSerializer.message`). While a streamed message is being
-   * sent, the message waits behind it. `callback` runs once its bytes are written.
+   * Sends a data message (see `MessageSerializer.message`; `compress: false` skips the
+   * extension). While a streamed message is being sent, the message waits behind it. `callback`
+   * runs once its bytes are written.
    * Returns false when the connection failed instead (the backstop, see `maxBufferedAmount`).
    * @throws {WebSocketUsageError} `WS_ERR_INVALID_STATE` unless OPEN; `WS_ERR_INVALID_ARGUMENT`
    *   for data that is not a string or bytes.
    */
-  send(data: string | Uint8Array, isBinary: boolean, callback?: WriteCallback): boolean {
+  send(data: string | Uint8Array, isBinary: boolean, callback?: WriteCallback, compress = true): boolean {
     this.checkOpen();
     if (typeof data !== 'string' && !(data instanceof Uint8Array)) {
       throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'data must be a string, Buffer or Uint8Array');
     }
     if (!this.underBackstop()) return false;
     if (this.serializer.streaming || this.streamTurn) {
-      (this.deferred ??= []).push({ data, isBinary, callback });
+      (this.deferred ??= []).push({ data, isBinary, compress, callback });
       this.deferredBytes += typeof data === 'string' ? data.length : data.byteLength;
       return true;
     }
-    this.serializer.message(data, isBinary);
+    this.serializer.message(data, isBinary, compress);
     if (callback !== undefined) this.outbox.callback(callback);
     return true;
   }
@@ -655,7 +656,7 @@ export class Session {
         break;
       }
       this.deferredBytes -= typeof item.data === 'string' ? item.data.length : item.data.byteLength;
-      this.serializer.message(item.data, item.isBinary);
+      this.serializer.message(item.data, item.isBinary, item.compress);
       if (item.callback !== undefined) this.outbox.callback(item.callback);
     }
     this.deferred = i === deferred.length ? undefined : deferred.slice(i);
