@@ -1,62 +1,57 @@
 /**
- * permessage-deflate (RFC 7692): the negotiation as pure functions over parsed
- * Sec-WebSocket-Extensions elements ({@link negotiateDeflate} for a server, {@link deflateOffer}
- * and {@link acceptDeflateResponse} for a client), and {@link PerMessageDeflate}, the codec one
- * connection uses to compress the payloads of outgoing messages and inflate incoming ones.
+ * permessage-deflate (RFC 7692): the options, and {@link PerMessageDeflate}, the codec one
+ * connection uses to compress outgoing messages and inflate incoming ones. It is the connection's
+ * {@link MessageExtension}: the message serializer calls `encode`, the message parser `decode`. The
+ * negotiation lives in handshake/permessage-deflate.ts.
  *
- * ## Synchronous, one message at a time
+ * ## Compressing: one call per message, the history as a dictionary
  *
- * node:zlib documents two shapes. Stream objects (`createInflateRaw()`...) keep one zlib engine
- * alive across writes, but do their work on the libuv threadpool and answer through callbacks.
- * The convenience functions (`inflateRawSync()`...) are synchronous but build a fresh engine per
- * call, so they look unable to carry an LZ77 window from one message to the next. No documented
- * API drives a persistent engine synchronously.
+ * Context takeover (§7.1.1) means each message may refer back to the last 2^w bytes we sent. That
+ * history is all a persistent zlib stream keeps between messages, so a fresh raw engine given it as
+ * a preset dictionary (zlib's deflateSetDictionary) compresses the next message exactly as the
+ * persistent one would let the peer decode it. This codec keeps the history itself and compresses
+ * each message with one call:
+ * - synchronously on the main thread up to {@link SYNC_DEFLATE_LIMIT} bytes (no callback, no
+ *   threadpool hop: small messages are the common case and cost microseconds),
+ * - on the libuv threadpool above it, so a large message never freezes other connections; the
+ *   connection keeps every frame sent after it (pings and close included) in order behind it.
  *
- * Context takeover does not need a persistent engine, though. The sliding window (RFC 1951 §2)
- * holds nothing but the last 2^w bytes of uncompressed data. A fresh raw engine given those bytes
- * as a preset dictionary (the documented `dictionary` option: zlib's inflateSetDictionary and
- * deflateSetDictionary, both defined for raw streams) is in the same state a persistent engine
- * would be in at the message boundary. So each message is one synchronous call: the window goes
- * in as the dictionary, and this class keeps the window's bytes between messages. RFC 7692
- * §7.1.1.1-§7.1.1.2 define takeover in exactly those terms, as decompressing "using the LZ77
- * sliding window used to process the last compressed message". A message whose block has BFINAL set
- * (§7.2.3.4) needs no special case either: the next message starts from the window all the same.
+ * Between messages a connection therefore holds no zlib engine, only the bytes of history (at most
+ * 32 KiB a direction), instead of two live engines (about 300 KiB with zlib's defaults).
  *
- * Why that rather than async streams:
- * - The message layer and the connection stay synchronous. There is no queue, frame processing
- *   never pauses for a callback, control frames keep their order without any effort, and an error
- *   surfaces at the frame that caused it. An async design needs the connection to hold back every
- *   frame after a compressed one until it is inflated, and to queue every send (close frames
- *   included) behind a pending deflate.
- * - Memory. Between messages a connection holds only the windows takeover needs (at most 32 KiB
- *   received, {@link DeflateOptions.contextSize} sent) instead of two live zlib engines (about
- *   300 KiB at the default settings) for as long as it is open. Engines exist only during a call,
- *   and calls run one at a time on the main thread, so the process never holds more than one.
- *   That needs no concurrency limiter, does not compete with fs, dns and crypto for the four
- *   threadpool threads, and avoids the allocator fragmentation that many concurrent zlib jobs
- *   cause.
- * - Zip bombs. The documented `maxOutputLength` option stops the engine at most one output chunk
- *   (16 KiB) after the output passes the limit. No stream bookkeeping is involved.
- * - Cost, measured on Node 20 with 1.2 KiB JSON messages: inflating takes 13-20 µs with a 32 KiB
- *   window, and deflating ~23 µs with an 8 KiB context (~50 µs with 32 KiB). A zlib stream round
- *   trip costs ~30 µs of main-thread time per message in callbacks and stream machinery, and
- *   ~60 µs of latency.
+ * ## Inflating: exactly as a persistent inflater would
  *
- * The costs, accepted and bounded:
- * - A compressed message is inflated when its last frame arrives. Its compressed bytes are
- *   collected until then (at most {@link maxCompressedSize}), so a streamed compressed message
- *   produces its data only at its end, and invalid UTF-8 in it is found there too.
- * - Compressing or inflating a large message blocks the event loop while it runs: for 64 MiB of
- *   text, ~180 ms to inflate and ~1.7 s to deflate at the default level (~10 ms per MiB at level
- *   1). That is the same kind of cost as parsing such a message. Bound it with maxMessageSize,
- *   and pick `level` to suit the messages you send.
+ * Receiving is where two decoders must agree byte for byte: a message that one implementation reads
+ * differently from another is the filter-evasion class of bug. A fresh engine given the history as
+ * a dictionary is in the same state as a persistent one only if the previous message ended at a
+ * block boundary, byte-aligned, without a final block; a conforming sender's always do (§7.2.1:
+ * each message ends with a sync flush, whose 4-byte tail is removed and appended again here), a
+ * crafted message need not. So each message is inflated with a probe appended: the tail, then a
+ * final fixed-Huffman block holding 8 random bytes chosen when this module loads. The output ends
+ * with those 8 bytes only if decoding reached that block at a byte-aligned block boundary
+ * (a peer cannot produce them any other way: it does not know them, and stored data would be
+ * copied out in its encoded form). Then the message was clean and its output is exact. Otherwise
+ * (or on any error) the connection switches for good to a persistent zlib stream, started from the
+ * same history, which decides this message and every later one exactly as ws and python's zlib
+ * decide them. Only peers that send such messages pay for a live engine.
+ *
+ * Inflating runs synchronously while the compressed input and the output stay small
+ * ({@link SYNC_INFLATE_INPUT_LIMIT}, {@link SYNC_INFLATE_OUTPUT_LIMIT}); larger messages go to the
+ * threadpool, and the connection reads nothing more until they are done. Output is capped at
+ * `maxMessageSize` (a zip bomb is refused with 1009 having allocated about that much).
+ *
+ * One difference from a persistent inflater, kept on purpose: after a message that ends the deflate
+ * stream (a final block, §7.2.3.4) with context takeover, a zlib stream ignores everything that
+ * follows, so ws and python deliver every later message empty. Here the next compressed message
+ * fails the connection (1007) instead: nothing is silently lost.
  */
 import { constants as bufferConstants } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { RSV1_BIT } from '../constants';
 import { WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import type { Role } from '../frame/frame';
-import { type ExtensionCallback, type MessageExtension } from '../message/extension';
+import { type ExtensionCallback, type MessageExtension, PENDING } from '../message/extension';
 
 // --- Constants -------------------------------------------------------------------------------
 
@@ -67,17 +62,15 @@ export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 export const MIN_WINDOW_BITS = 8;
 export const MAX_WINDOW_BITS = 15;
 /**
+ * The smallest window our options take. zlib's raw deflate cannot compress with 8 bits (python's
+ * zlib refuses it outright), so asking a peer for 8, or promising to use it, breaks most peers.
+ */
+export const MIN_OPTION_WINDOW_BITS = 9;
+/**
  * RFC 7692 §7.1.2.1 ABNF: the value is one of "8" ... "15", so no leading zeroes, no sign and no
  * exponent. A quoted value has already been unquoted by the extension parser (RFC 6455 §9.1).
  */
 export const WINDOW_BITS_PATTERN = /^(?:[89]|1[0-5])$/;
-/**
- * zlib refuses 8 window bits for a raw deflate stream, and Node silently raises them to 9. A
- * compressor agreed to 8 therefore runs zlib at 9 with the Z_RLE strategy, which zlib documents as
- * limiting every match distance to one. The output then fits a 256-byte window by construction,
- * not by relying on an undocumented detail of zlib's match finder.
- */
-const ZLIB_MIN_DEFLATE_WINDOW_BITS = 9;
 
 /**
  * RFC 7692 §7.2.1: a sender removes these 4 bytes (the LEN/NLEN of the empty stored block a sync
@@ -86,19 +79,24 @@ const ZLIB_MIN_DEFLATE_WINDOW_BITS = 9;
 const TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 const TAIL_LENGTH = TAIL.length;
 
+/** Default threshold with our context takeover: a few bytes cannot shrink, anything else may. */
+const DEFAULT_THRESHOLD_TAKEOVER = 16;
+/** Default threshold without it: ws's, where a message is compressed on its own. */
+const DEFAULT_THRESHOLD_ALONE = 1024;
+
 /**
- * Default smallest message, in bytes, worth compressing: below it the call costs more than
- * compression saves on typical text.
+ * Messages up to this size are compressed on the main thread. Deflating 64 KiB of JSON at the
+ * default level takes about 1 ms; larger messages go to the threadpool.
  */
-const DEFAULT_THRESHOLD = 1024;
+export const SYNC_DEFLATE_LIMIT = 64 * 1024;
+/** Compressed messages up to this size are inflated on the main thread (while the output stays small). */
+export const SYNC_INFLATE_INPUT_LIMIT = 32 * 1024;
 /**
- * Default bytes of our earlier messages the compressor may refer back to when context takeover is
- * on. Setting a preset dictionary costs time in proportion to its size: on Node 20, compressing a
- * 1.2 KiB JSON message took ~23 µs with 8 KiB of context and ~50 µs with the full 32 KiB, for a
- * result ~8% smaller. Any amount up to the agreed window is valid: the peer keeps the whole window
- * and we just refer to less of it.
+ * Output a synchronous inflate may produce (about 1 ms of work); a message that inflates to more
+ * is inflated again on the threadpool. A little compressed input can inflate to a lot, so the
+ * input size alone does not bound the time.
  */
-const DEFAULT_CONTEXT_SIZE = 8 * 1024;
+export const SYNC_INFLATE_OUTPUT_LIMIT = 1024 * 1024;
 /**
  * zlib writes its output in chunks of this size (Node's default, set here so the bound below is
  * ours): a limit is noticed at most one chunk after the output passes it.
@@ -111,10 +109,37 @@ const OUTPUT_CHUNK_SIZE = 16 * 1024;
  * it stops a peer padding a message with empty blocks from making us buffer without limit.
  */
 const COMPRESSED_SLACK = 64 * 1024;
-/** A pending compressed buffer up to this size is kept for the next message. */
-const RETAINED_INPUT = 16 * 1024;
 /** Largest output zlib's convenience functions can produce (a Buffer's maximum length). */
 const MAX_BUFFER_LENGTH = bufferConstants.MAX_LENGTH;
+/** Threadpool jobs of all connections running at once; the rest wait their turn (ws limits to 10). */
+const MAX_CONCURRENT_JOBS = 8;
+
+/**
+ * The probe appended after the tail (see the top of this file): a final fixed-Huffman block
+ * (BFINAL 1, BTYPE 01) holding {@link PROBE_DATA}, made once per process from random bytes.
+ */
+const { PROBE, PROBE_DATA } = makeProbe();
+
+/**
+ * Output a probe may add beyond the message's own: its 8 bytes, or, behind a message that does not
+ * end cleanly, whatever its 13 bytes decode to under the peer's codes (at most 52 length/distance
+ * pairs of 258 bytes). An output past the limit by more than this means the message alone is past
+ * it, so the size verdict is exact without inflating the message a second time.
+ */
+const PROBE_OUTPUT_SLACK = 16 * 1024;
+
+function makeProbe(): { PROBE: Buffer; PROBE_DATA: Buffer } {
+  for (;;) {
+    const data = randomBytes(8);
+    const block = zlib.deflateRawSync(data, { strategy: zlib.constants.Z_FIXED });
+    // One fixed block with BFINAL set, that decodes to the data alone, whose encoded bytes do not
+    // end with the data (so stored blocks copying it out cannot forge the check).
+    const fixedFinal = (block[0] & 0b111) === 0b011;
+    if (fixedFinal && zlib.inflateRawSync(block).equals(data) && !block.subarray(-data.length).equals(data)) {
+      return { PROBE: block, PROBE_DATA: data };
+    }
+  }
+}
 
 // --- Options and agreed parameters -----------------------------------------------------------
 
@@ -136,13 +161,13 @@ export interface DeflateOptions {
    */
   clientNoContextTakeover?: boolean;
   /**
-   * 8-15. Server: the largest LZ77 window our compressor uses, announced as
+   * 9-15. Server: the largest LZ77 window our compressor uses, announced as
    * `server_max_window_bits` (§7.1.2.1). Client: the largest window we let the server use; a
    * response with more fails the connection.
    */
   serverMaxWindowBits?: number;
   /**
-   * 8-15. Server: the largest window we accept from the client (`client_max_window_bits` in the
+   * 9-15 (8 would break peers using zlib, which cannot compress with it). Server: the largest window we accept from the client (`client_max_window_bits` in the
    * response). Below 15 an offer without that parameter is declined, because §7.1.2.2 forbids the
    * parameter in a response to an offer without it. Client: the largest window our compressor
    * uses, offered as `client_max_window_bits=N`. Without it the parameter is offered with no value
@@ -153,12 +178,19 @@ export interface DeflateOptions {
   level?: number;
   /** zlib memLevel, 1-9 (default 8): memory for the compressor's state during a call. */
   memLevel?: number;
-  /** Messages smaller than this many bytes are sent uncompressed. Default 1024; `Infinity` never compresses. */
+  /**
+   * Messages smaller than this many bytes are sent uncompressed; `Infinity` never compresses.
+   * Default: 16 with our context takeover (a message that resembles earlier ones shrinks to a few
+   * bytes, whatever its size), 1024 without it (ws's default: alone, a short message barely
+   * shrinks and costs a compressor's setup).
+   */
   threshold?: number;
   /**
    * Bytes of our earlier messages the compressor may refer back to when context takeover is on,
-   * capped at our agreed window. Default 8 KiB: more compresses slightly better and costs CPU
-   * (see DEFAULT_CONTEXT_SIZE). 0 compresses every message on its own.
+   * capped at our agreed window. Default: the whole window (32 KiB at 15 bits), which compresses
+   * as well as a zlib stream kept across messages; less costs less CPU per message (the history is
+   * handed to zlib as a preset dictionary each time) and compresses small, similar messages less
+   * well. 0 compresses every message on its own.
    */
   contextSize?: number;
 }
@@ -182,7 +214,8 @@ export interface DeflateConfig {
   clientMaxWindowBits: number | undefined;
   level: number;
   memLevel: number;
-  threshold: number;
+  /** undefined: the default, which depends on context takeover. */
+  threshold: number | undefined;
   contextSize: number;
 }
 
@@ -204,15 +237,15 @@ function integerIn(name: string, value: unknown, min: number, max: number): numb
 }
 
 function windowBitsOption(name: string, value: unknown): number | undefined {
-  return value === undefined ? undefined : integerIn(name, value, MIN_WINDOW_BITS, MAX_WINDOW_BITS);
+  return value === undefined ? undefined : integerIn(name, value, MIN_OPTION_WINDOW_BITS, MAX_WINDOW_BITS);
 }
 
 /** Validates options once, whichever function received them. @throws {WebSocketUsageError} */
 export function resolveDeflateOptions(options: DeflateOptions | undefined): DeflateConfig {
   if (options === null || (options !== undefined && typeof options !== 'object')) misuse('options must be an object');
   const o = options ?? {};
-  const threshold = o.threshold ?? DEFAULT_THRESHOLD;
-  if (threshold !== Infinity) integerIn('threshold', threshold, 0, Number.MAX_SAFE_INTEGER);
+  const threshold = o.threshold;
+  if (threshold !== undefined && threshold !== Infinity) integerIn('threshold', threshold, 0, Number.MAX_SAFE_INTEGER);
   return {
     serverNoContextTakeover: optionalBoolean('serverNoContextTakeover', o.serverNoContextTakeover),
     clientNoContextTakeover: optionalBoolean('clientNoContextTakeover', o.clientNoContextTakeover),
@@ -221,7 +254,7 @@ export function resolveDeflateOptions(options: DeflateOptions | undefined): Defl
     level: o.level === undefined ? zlib.constants.Z_DEFAULT_COMPRESSION : integerIn('level', o.level, -1, 9),
     memLevel: o.memLevel === undefined ? zlib.constants.Z_DEFAULT_MEMLEVEL : integerIn('memLevel', o.memLevel, 1, 9),
     threshold,
-    contextSize: o.contextSize === undefined ? DEFAULT_CONTEXT_SIZE : integerIn('contextSize', o.contextSize, 0, Number.MAX_SAFE_INTEGER),
+    contextSize: o.contextSize === undefined ? Infinity : integerIn('contextSize', o.contextSize, 0, Number.MAX_SAFE_INTEGER),
   };
 }
 
@@ -239,7 +272,7 @@ export function checkDeflateOptions(options?: DeflateOptions): void {
 // --- The codec -------------------------------------------------------------------------------
 
 /**
- * The largest compressed message, in bytes, that {@link PerMessageDeflate.inflate} accepts for a
+ * The largest compressed message, in bytes, that {@link PerMessageDeflate.decode} accepts for a
  * given inflated limit (see COMPRESSED_SLACK). A message layer can compare announced frame lengths
  * of a compressed message against it before any byte is buffered.
  */
@@ -250,8 +283,8 @@ export function maxCompressedSize(maxOutput: number): number {
 
 /**
  * The last bytes of the uncompressed data one direction has carried: the LZ77 window that context
- * takeover continues from. Kept contiguous because it is handed to zlib as a dictionary. Its
- * memory is allocated at the first message that needs it.
+ * takeover continues from. Kept contiguous because it is handed to zlib as a dictionary; its buffer
+ * grows with what actually passed, so a connection that sent one short message holds a few bytes.
  */
 class Window {
   private buffer: Buffer | undefined;
@@ -259,17 +292,24 @@ class Window {
 
   constructor(private readonly size: number) {}
 
-  /** The window's bytes, oldest first; undefined while empty. */
-  get bytes(): Buffer | undefined {
-    return this.length === 0 ? undefined : (this.buffer as Buffer).subarray(0, this.length);
+  /** The last `limit` bytes of the window, oldest first; undefined while empty. */
+  bytes(limit = this.size): Buffer | undefined {
+    if (this.length === 0 || limit === 0) return undefined;
+    return (this.buffer as Buffer).subarray(Math.max(0, this.length - limit), this.length);
   }
 
   /** Slides the window over `data`: keeps the last `size` bytes of what it held followed by `data`. */
   push(data: Uint8Array): void {
     const size = this.size;
     if (size === 0 || data.length === 0) return;
-    this.buffer ??= Buffer.allocUnsafe(size);
-    const buffer = this.buffer;
+    const total = Math.min(size, this.length + data.length);
+    let buffer = this.buffer;
+    if (buffer === undefined || buffer.length < total) {
+      const grown = Buffer.allocUnsafe(Math.min(size, Math.max(1024, total * 2)));
+      if (buffer !== undefined) buffer.copy(grown, 0, 0, this.length);
+      buffer = grown;
+      this.buffer = grown;
+    }
     if (data.length >= size) {
       buffer.set(data.subarray(data.length - size));
       this.length = size;
@@ -287,6 +327,36 @@ class Window {
   }
 }
 
+/**
+ * Threadpool jobs, a few at a time for the whole process: many connections inflating at once would
+ * otherwise hold an engine each and crowd fs, dns and crypto out of libuv's four threads.
+ */
+class JobQueue {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly limit: number) {}
+
+  /** Runs `job` when a slot is free; `job` calls its `done` once finished. */
+  run(job: (done: () => void) => void): void {
+    if (this.running < this.limit) {
+      this.running++;
+      job(() => { this.next(); });
+    } else {
+      this.waiting.push(() => { job(() => { this.next(); }); });
+    }
+  }
+
+  private next(): void {
+    const job = this.waiting.shift();
+    if (job === undefined) this.running--;
+    else job();
+  }
+}
+
+/** The threadpool queue every codec of the process shares. */
+const jobs = new JobQueue(MAX_CONCURRENT_JOBS);
+
 function checkParams(params: DeflateParams): void {
   if (params === null || typeof params !== 'object') misuse('params must be an object');
   for (const name of ['serverNoContextTakeover', 'clientNoContextTakeover'] as const) {
@@ -300,11 +370,110 @@ function checkParams(params: DeflateParams): void {
 const CORRUPT_DATA_CODES = new Set(['Z_DATA_ERROR', 'Z_BUF_ERROR', 'Z_NEED_DICT']);
 
 /**
- * The permessage-deflate codec of one connection (RFC 7692 §7.2). It is sans-I/O and synchronous
- * (see the top of this file for why). {@link deflate} compresses the payload of an outgoing
- * message; the sender then sets RSV1 on its first frame only (§6.1). {@link inflate} takes the
- * payloads of an incoming message marked with RSV1, as they arrive, and returns the message at its
- * end.
+ * A zlib stream kept across messages (ws's and python's way), for a peer whose messages a probe
+ * found not to end cleanly: it decides every later message exactly as they would.
+ */
+class StreamInflater {
+  private readonly engine: zlib.InflateRaw;
+  private chunks: Buffer[] = [];
+  private total = 0;
+  private limit = 0;
+  /** The pending message's callback, until its flush completes or the stream fails. */
+  private done: ((result: Buffer | Error) => void) | undefined;
+  /** The deflate stream ended (a final block): nothing after it is read. */
+  ended = false;
+
+  constructor(dictionary: Buffer | undefined) {
+    this.engine = zlib.createInflateRaw(dictionary === undefined
+      ? { windowBits: MAX_WINDOW_BITS, chunkSize: OUTPUT_CHUNK_SIZE }
+      : { windowBits: MAX_WINDOW_BITS, chunkSize: OUTPUT_CHUNK_SIZE, dictionary });
+    this.engine.on('data', (chunk: Buffer) => {
+      this.total += chunk.length;
+      this.chunks.push(chunk);
+      // A zip bomb stops here, at most one output chunk past the limit.
+      if (this.total > this.limit) this.finish(new WebSocketProtocolError('WS_ERR_MESSAGE_TOO_BIG', `inflated to more than ${this.limit} bytes`));
+    });
+    this.engine.on('error', (error: Error) => { this.finish(error); });
+  }
+
+  /**
+   * Runs a message whose output is already known through the stream, to reach the state that
+   * follows it.
+   */
+  prime(input: Buffer): void {
+    this.inflate(input, Infinity, () => undefined);
+  }
+
+  /**
+   * Inflates one message (its payload followed by the tail), then calls back with it. Messages
+   * are inflated one after another, in the order of the calls.
+   */
+  inflate(input: Buffer, limit: number, done: (result: Buffer | Error) => void): void {
+    this.queue.push({ input, limit, done });
+    if (this.queue.length === 1) this.next();
+  }
+
+  private readonly queue: Array<{ input: Buffer; limit: number; done: (result: Buffer | Error) => void }> = [];
+
+  private next(): void {
+    const job = this.queue[0];
+    if (job === undefined) return;
+    if (this.ended) {
+      // After a final block a zlib stream reads nothing more (ws and python then deliver empty
+      // messages): this is refused instead, so nothing is silently lost.
+      this.queue.length = 0;
+      job.done(new WebSocketProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 'a message after the end of the deflate stream'));
+      return;
+    }
+    this.chunks = [];
+    this.total = 0;
+    this.limit = job.limit;
+    this.done = (result) => {
+      this.queue.shift();
+      job.done(result);
+      if (!(result instanceof Error)) this.next();
+    };
+    const before = this.engine.bytesWritten;
+    this.engine.write(job.input);
+    this.engine.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      if (this.done === undefined) return;
+      // Input the engine did not take: the stream ended inside this message.
+      if (this.engine.bytesWritten - before < job.input.length) this.ended = true;
+      this.finish(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.total));
+    });
+  }
+
+  close(): void {
+    this.done = undefined;
+    this.queue.length = 0;
+    this.engine.destroy();
+  }
+
+  private finish(result: Buffer | Error): void {
+    const done = this.done;
+    this.done = undefined;
+    this.chunks = [];
+    // After an error the stream is useless (and the connection fails): stop inflating at once.
+    if (result instanceof Error) this.engine.destroy();
+    done?.(result);
+  }
+}
+
+/** The protocol error a zlib failure on the peer's data means, or the error itself (ours, 1011). */
+function corruptOr(error: unknown): WebSocketProtocolError | Error {
+  if (error instanceof WebSocketProtocolError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ERR_BUFFER_TOO_LARGE') return new WebSocketProtocolError('WS_ERR_MESSAGE_TOO_BIG', 'inflated message over the limit');
+  if (typeof code === 'string' && CORRUPT_DATA_CODES.has(code)) return new WebSocketProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', code);
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * The permessage-deflate codec of one connection (RFC 7692 §7.2), implementing
+ * {@link MessageExtension}. {@link encode} compresses the payload of an outgoing message; the
+ * sender then sets RSV1 on its first frame only (§6.1). {@link decode} takes the payloads of an
+ * incoming message marked with RSV1, as they arrive, and gives the message at its end. Both may
+ * finish later (large messages go to the threadpool): see the top of this file.
  *
  * Context takeover follows the agreed parameters, per direction. A direction without
  * `*_no_context_takeover` continues each message from the window of the previous compressed
@@ -322,18 +491,25 @@ export class PerMessageDeflate implements MessageExtension {
   readonly role: Role;
   /** Messages smaller than this many bytes are not worth compressing (see {@link shouldCompress}). */
   readonly threshold: number;
+  /** Set without our context takeover: codecs with the same key compress a payload to the same bytes. */
+  readonly sharedEncoding: string | undefined;
 
   private readonly deflateOptions: zlib.ZlibOptions;
-  private readonly inflateOptions: zlib.ZlibOptions;
+  private readonly contextSize: number;
   /** Window of what we sent; undefined without our context takeover. */
   private readonly sent: Window | undefined;
-  /** Window of what we received; undefined without the peer's context takeover. */
-  private readonly received: Window | undefined;
+  /** Window of what we received; undefined without the peer's context takeover (or once streaming). */
+  private received: Window | undefined;
+  /** The peer's messages go through a kept zlib stream (see the top of this file). */
+  private stream: StreamInflater | undefined;
+  private readonly peerTakeover: boolean;
 
   /** Compressed bytes of the message being received, before the tail. */
   private pending: Buffer | undefined;
   private pendingLength = 0;
   private receiving = false;
+  /** {@link inflate} is running: everything stays on the main thread. */
+  private forceSync = false;
   /** The error that broke the receive direction: its window is unknowable after it. */
   private failure: WebSocketProtocolError | undefined;
   private closed = false;
@@ -344,51 +520,31 @@ export class PerMessageDeflate implements MessageExtension {
     const config = resolveDeflateOptions(options);
     this.params = Object.freeze({ ...params });
     this.role = role;
-    this.threshold = config.threshold;
 
     const server = role === 'server';
     const ourBits = server ? params.serverMaxWindowBits : params.clientMaxWindowBits;
-    const peerBits = server ? params.clientMaxWindowBits : params.serverMaxWindowBits;
     const ourTakeover = !(server ? params.serverNoContextTakeover : params.clientNoContextTakeover);
-    const peerTakeover = !(server ? params.clientNoContextTakeover : params.serverNoContextTakeover);
+    this.peerTakeover = !(server ? params.clientNoContextTakeover : params.serverNoContextTakeover);
+    this.threshold = config.threshold ?? (ourTakeover ? DEFAULT_THRESHOLD_TAKEOVER : DEFAULT_THRESHOLD_ALONE);
 
+    // zlib's raw deflate has no 8-bit window: it compresses with 9, whose longest match distance
+    // (its window less 262 bytes of lookahead) still fits a 256-byte window.
+    const windowBits = Math.max(ourBits, MIN_OPTION_WINDOW_BITS);
     this.deflateOptions = {
       // §7.2.1: compress with a sync flush, so the data ends in an empty stored block.
       finishFlush: zlib.constants.Z_SYNC_FLUSH,
-      // Never 8: Node would rewrite that in place, in an options object shared by every call.
-      windowBits: Math.max(ourBits, ZLIB_MIN_DEFLATE_WINDOW_BITS),
+      windowBits,
       level: config.level,
       memLevel: config.memLevel,
-      strategy: ourBits < ZLIB_MIN_DEFLATE_WINDOW_BITS ? zlib.constants.Z_RLE : zlib.constants.Z_DEFAULT_STRATEGY,
       chunkSize: OUTPUT_CHUNK_SIZE,
     };
-    // The peer's window exactly. zlib checks distances against the bytes it holds (the window
-    // plus the current output chunk), so a reference into an earlier message further back than
-    // the agreed window fails as corrupt data. Inside one message a reference up to one output
-    // chunk (16 KiB) longer may pass: it decodes correctly, so letting it through is harmless.
-    this.inflateOptions = {
-      // §7.2.2: the appended tail completes an empty stored block, not the end of the stream.
-      finishFlush: zlib.constants.Z_SYNC_FLUSH,
-      windowBits: peerBits,
-      chunkSize: OUTPUT_CHUNK_SIZE,
-    };
-    this.sent = ourTakeover ? new Window(Math.min(config.contextSize, 2 ** ourBits)) : undefined;
-    this.received = peerTakeover ? new Window(2 ** peerBits) : undefined;
-  }
-
-  /** {@link MessageExtension.encode}: compresses messages from {@link threshold} bytes on, synchronously. */
-  encode(payload: Uint8Array, _isText: boolean, _callback: ExtensionCallback): Buffer | undefined {
-    return this.shouldCompress(payload.byteLength) ? this.deflate(payload) : undefined;
-  }
-
-  /** {@link MessageExtension.decode}: {@link inflate}, synchronously. */
-  decode(piece: Buffer, fin: boolean, maxSize: number, _callback: ExtensionCallback): Buffer | undefined {
-    return this.inflate(piece, fin, maxSize);
-  }
-
-  /** {@link MessageExtension.maxEncodedSize}: see {@link maxCompressedSize}. */
-  maxEncodedSize(maxSize: number): number {
-    return maxCompressedSize(maxSize);
+    this.contextSize = Math.min(config.contextSize, 2 ** ourBits);
+    this.sent = ourTakeover && this.contextSize > 0 ? new Window(this.contextSize) : undefined;
+    // The received window is always the full 32 KiB a 15-bit inflater keeps: inflating with the
+    // largest window accepts everything a smaller agreed one would, and decides exactly as a
+    // 15-bit persistent inflater does.
+    this.received = this.peerTakeover ? new Window(2 ** MAX_WINDOW_BITS) : undefined;
+    this.sharedEncoding = ourTakeover ? undefined : `deflate/${windowBits}/${config.level}/${config.memLevel}/${this.threshold}`;
   }
 
   /** Whether a message of `byteLength` bytes is worth compressing (at least {@link threshold}). */
@@ -401,13 +557,48 @@ export class PerMessageDeflate implements MessageExtension {
     return this.receiving;
   }
 
+  /** {@link MessageExtension.maxEncodedSize}: see {@link maxCompressedSize}. */
+  maxEncodedSize(maxSize: number): number {
+    return maxCompressedSize(maxSize);
+  }
+
   /**
    * Compresses the payload of one outgoing message (RFC 7692 §7.2.1): a raw deflate stream ended
-   * with a sync flush, whose last 4 bytes (00 00 ff ff) are removed. Strings are sent as UTF-8.
-   * With our context takeover agreed, the message then becomes part of the window the next one
-   * refers back to, so every result must be sent, in order.
+   * with a sync flush, whose last 4 bytes (00 00 ff ff) are removed. Returns undefined for a
+   * message under the threshold (sent as it is), the compressed payload, or {@link PENDING} for
+   * a message over {@link SYNC_DEFLATE_LIMIT}, compressed on the threadpool and handed to
+   * `callback`. With our context takeover the message joins the window at once (the next one
+   * refers back to it), so every result must be sent, in the order of the calls.
    * @throws {WebSocketUsageError} `WS_ERR_INVALID_STATE` after {@link close};
-   *   `WS_ERR_INVALID_ARGUMENT` for data that is not a string, Buffer or Uint8Array.
+   *   `WS_ERR_INVALID_ARGUMENT` for data that is not bytes.
+   */
+  encode(payload: Uint8Array, _isText: boolean, callback: ExtensionCallback): Buffer | undefined | typeof PENDING {
+    this.checkOpen();
+    if (!(payload instanceof Uint8Array)) misuse('data must be a Buffer or Uint8Array');
+    if (!this.shouldCompress(payload.byteLength)) return undefined;
+    const dictionary = this.sent?.bytes(this.contextSize);
+    if (payload.byteLength <= SYNC_DEFLATE_LIMIT) {
+      const out = zlib.deflateRawSync(payload, dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary });
+      this.sent?.push(payload);
+      return stripTail(out);
+    }
+    // The dictionary as it is now: the window moves on before the job runs.
+    const options = dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary: Buffer.from(dictionary) };
+    this.sent?.push(payload);
+    jobs.run((done) => {
+      zlib.deflateRaw(payload, options, (error, out) => {
+        done();
+        if (error !== null) callback(error);
+        else callback(null, stripTail(out));
+      });
+    });
+    return PENDING;
+  }
+
+  /**
+   * Compresses one payload now, whatever its size (for tools and tests; connections use
+   * {@link encode}). Strings are sent as UTF-8.
+   * @throws {WebSocketUsageError} `WS_ERR_INVALID_STATE` after {@link close}.
    */
   deflate(data: Buffer | Uint8Array | string): Buffer {
     this.checkOpen();
@@ -415,87 +606,85 @@ export class PerMessageDeflate implements MessageExtension {
     if (typeof data === 'string') input = Buffer.from(data, 'utf8');
     else if (data instanceof Uint8Array) input = data;
     else misuse('data must be a string, Buffer or Uint8Array');
-
-    const dictionary = this.sent?.bytes;
+    const dictionary = this.sent?.bytes(this.contextSize);
     const out = zlib.deflateRawSync(input, dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary });
-    // zlib's sync flush always ends with the 4 bytes; anything else is a bug, not peer input.
-    const end = out.length - TAIL_LENGTH;
-    if (end < 0 || out.compare(TAIL, 0, TAIL_LENGTH, end) !== 0) {
-      throw new WebSocketProtocolError('WS_ERR_INTERNAL', 'deflate output does not end with a sync flush');
-    }
     this.sent?.push(input);
-    return fit(out.subarray(0, end));
+    return stripTail(out);
   }
 
   /**
    * Takes the next payload piece of an incoming compressed message (the payloads of its frames, in
-   * order, whole or in pieces). Pieces are copied, never kept. When `fin` is set (the piece that
-   * ends the message), appends the tail 00 00 ff ff (RFC 7692 §7.2.2), inflates the message and
-   * returns it. Before that it returns undefined.
+   * order, whole or in pieces). Pieces are copied, never kept. Before `fin` it returns undefined;
+   * at `fin` (the piece that ends the message) it appends the tail 00 00 ff ff (RFC 7692 §7.2.2)
+   * and returns the inflated message, or {@link PENDING} when it is inflated on the threadpool (or
+   * by a kept stream) and handed to `callback`. Until then nothing else may be decoded.
    *
-   * `maxOutput` bounds the inflated message: inflation stops as soon as the output passes it
-   * (allocating at most one 16 KiB chunk beyond it), so a few KiB inflating to gigabytes never
-   * take more than `maxOutput`. The compressed bytes are bounded by {@link maxCompressedSize}.
+   * `maxSize` bounds the inflated message: inflation stops as soon as the output passes it, so a
+   * few KiB inflating to gigabytes never take more than `maxSize`. The compressed bytes are bounded
+   * by {@link maxCompressedSize}.
    *
    * After an error the receive direction is broken (its window is unknown), and every later call
    * throws the same error. The connection must fail anyway.
    *
-   * @throws {WebSocketProtocolError} `WS_ERR_MESSAGE_TOO_BIG` (1009) when the message inflates to
-   *   more than `maxOutput` bytes or its compressed form exceeds `maxCompressedSize(maxOutput)`;
-   *   `WS_ERR_INVALID_COMPRESSED_DATA` (1007) when it is not valid deflate data, or refers back
-   *   further than the data received so far, or into an earlier message further than the
-   *   agreed window.
+   * @throws {WebSocketProtocolError} `WS_ERR_MESSAGE_TOO_BIG` (1009) over `maxSize` or
+   *   `maxCompressedSize(maxSize)`; `WS_ERR_INVALID_COMPRESSED_DATA` (1007) for data that is not
+   *   a valid deflate stream (or that follows the end of one).
    * @throws {WebSocketUsageError} `WS_ERR_INVALID_STATE` after {@link close};
-   *   `WS_ERR_INVALID_ARGUMENT` for a non-Buffer piece or a negative or non-integer `maxOutput`.
+   *   `WS_ERR_INVALID_ARGUMENT` for a non-Buffer piece or a negative or non-integer `maxSize`.
    */
-  inflate(data: Buffer | Uint8Array, fin: boolean, maxOutput: number): Buffer | undefined {
+  decode(piece: Buffer | Uint8Array, fin: boolean, maxSize: number, callback: ExtensionCallback): Buffer | undefined | typeof PENDING {
     this.checkOpen();
-    if (!(data instanceof Uint8Array)) misuse('data must be a Buffer or Uint8Array');
-    if (typeof maxOutput !== 'number' || !(maxOutput >= 0) || (!Number.isInteger(maxOutput) && maxOutput !== Infinity)) {
-      misuse('maxOutput must be a non-negative integer or Infinity');
+    if (!(piece instanceof Uint8Array)) misuse('data must be a Buffer or Uint8Array');
+    if (typeof maxSize !== 'number' || !(maxSize >= 0) || (!Number.isInteger(maxSize) && maxSize !== Infinity)) {
+      misuse('maxSize must be a non-negative integer or Infinity');
     }
     if (this.failure !== undefined) throw this.failure;
     this.receiving = true;
-
-    const total = this.pendingLength + data.length;
-    if (total > maxCompressedSize(maxOutput)) {
-      return this.fail('WS_ERR_MESSAGE_TOO_BIG', `compressed message of ${total} bytes or more`);
+    const total = this.pendingLength + piece.length;
+    if (total > maxCompressedSize(maxSize)) {
+      return this.fail(new WebSocketProtocolError('WS_ERR_MESSAGE_TOO_BIG', `compressed message of ${total} bytes or more`));
     }
+    // Room for the tail, and for the probe when the peer keeps its context.
+    const extra = fin ? TAIL_LENGTH + (this.probing ? PROBE.length : 0) : 0;
     let input: Buffer;
     if (this.pendingLength === 0 && fin) {
       // The common case, a message in one frame: one copy, to put the tail behind it.
-      input = Buffer.allocUnsafe(data.length + TAIL_LENGTH);
-      input.set(data, 0);
-      TAIL.copy(input, data.length);
+      input = Buffer.allocUnsafe(piece.length + extra);
+      input.set(piece, 0);
     } else {
-      this.collect(data, total + (fin ? TAIL_LENGTH : 0));
+      this.collect(piece, total + extra);
       if (!fin) return undefined;
-      const pending = this.pending as Buffer;
-      TAIL.copy(pending, this.pendingLength);
-      input = pending.subarray(0, this.pendingLength + TAIL_LENGTH);
+      input = (this.pending as Buffer).subarray(0, total + extra);
     }
-
-    const dictionary = this.received?.bytes;
-    // maxOutputLength counts from 1; the exact limit is checked below for maxOutput 0.
-    const limit = Math.max(1, Math.min(maxOutput, MAX_BUFFER_LENGTH));
-    let out: Buffer;
-    try {
-      out = zlib.inflateRawSync(input, dictionary === undefined
-        ? { ...this.inflateOptions, maxOutputLength: limit }
-        : { ...this.inflateOptions, maxOutputLength: limit, dictionary });
-    } catch (err) {
-      return this.failFromZlib(err);
-    } finally {
-      this.endMessage();
-    }
-    if (out.length > maxOutput) return this.fail('WS_ERR_MESSAGE_TOO_BIG', `inflated to more than ${maxOutput} bytes`);
-    this.received?.push(out);
-    return fit(out);
+    TAIL.copy(input, total);
+    this.endMessage();
+    const limit = Math.min(maxSize, MAX_BUFFER_LENGTH - PROBE_DATA.length);
+    if (this.stream !== undefined) return this.viaStream(input.subarray(0, total + TAIL_LENGTH), limit, callback);
+    if (!this.probing) return this.oneShot(input, limit, callback);
+    PROBE.copy(input, total + TAIL_LENGTH);
+    return this.probe(input, total + TAIL_LENGTH, limit, callback);
   }
 
   /**
-   * Releases what the codec holds (windows, a partial message). zlib engines only exist during a
-   * call, so no native resource outlives it. Later calls throw `WS_ERR_INVALID_STATE`. Idempotent.
+   * {@link decode} on the main thread whatever the size: for tools and tests, where blocking is
+   * fine. Throws instead of calling back.
+   * @throws as {@link decode}; {@link WebSocketUsageError} `WS_ERR_INVALID_STATE` for a message
+   *   only a kept stream can decide (a peer whose messages do not end cleanly): use decode.
+   */
+  inflate(data: Buffer | Uint8Array, fin: boolean, maxOutput: number): Buffer | undefined {
+    this.forceSync = true;
+    try {
+      const out = this.decode(data, fin, maxOutput, () => undefined);
+      if (out === PENDING) throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'this message needs decode(): it is decided asynchronously');
+      return out;
+    } finally {
+      this.forceSync = false;
+    }
+  }
+
+  /**
+   * Releases what the codec holds (windows, a partial message, a kept stream). Later calls throw
+   * `WS_ERR_INVALID_STATE`. Idempotent. Work already on the threadpool finishes and is dropped.
    */
   close(): void {
     this.closed = true;
@@ -504,6 +693,163 @@ export class PerMessageDeflate implements MessageExtension {
     this.receiving = false;
     this.sent?.clear();
     this.received?.clear();
+    this.stream?.close();
+    this.stream = undefined;
+  }
+
+  /** Whether messages are checked with the probe: the peer keeps context, and no stream is kept yet. */
+  private get probing(): boolean {
+    return this.received !== undefined && this.stream === undefined;
+  }
+
+  /**
+   * One call, `input` being the message and its tail: without the peer's context takeover every
+   * message stands alone, and this is exactly what a fresh stream per message (ws's reset) does;
+   * with it (a message the probe found unclean), the same call from the window decides the message
+   * exactly as a persistent stream would, since both start from the same state. `then` runs on the
+   * result when there is one (on the main thread either way).
+   */
+  private oneShot(
+    input: Buffer, limit: number, callback: ExtensionCallback, dictionary?: Buffer, then?: (out: Buffer) => void,
+  ): Buffer | typeof PENDING {
+    const options: zlib.ZlibOptions = {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      windowBits: MAX_WINDOW_BITS,
+      chunkSize: OUTPUT_CHUNK_SIZE,
+      ...(dictionary === undefined ? {} : { dictionary }),
+    };
+    if (this.forceSync || input.length <= SYNC_INFLATE_INPUT_LIMIT) {
+      const syncLimit = this.forceSync ? limit : Math.min(limit, SYNC_INFLATE_OUTPUT_LIMIT);
+      let out: Buffer | undefined;
+      try {
+        // maxOutputLength counts from 1; the exact limit is checked below for a limit of 0.
+        out = zlib.inflateRawSync(input, { ...options, maxOutputLength: Math.max(1, syncLimit) });
+      } catch (error) {
+        // Inflates to more than a synchronous call may produce: again, on the threadpool.
+        if (!(syncLimit < limit && isTooLarge(error))) return this.fail(corruptOr(error));
+      }
+      if (out !== undefined) {
+        const checked = this.orThrow(this.checkedSize(out, limit));
+        then?.(checked);
+        return checked;
+      }
+    }
+    jobs.run((done) => {
+      zlib.inflateRaw(input, { ...options, maxOutputLength: Math.max(1, limit) }, (error, out) => {
+        done();
+        if (this.closed) return;
+        const result = error === null ? this.checkedSize(out, limit) : this.failed(corruptOr(error));
+        if (!(result instanceof Error)) then?.(result);
+        this.deliver(result, callback);
+      });
+    });
+    return PENDING;
+  }
+
+  private orThrow(result: Buffer | WebSocketProtocolError): Buffer {
+    if (result instanceof WebSocketProtocolError) throw result;
+    return fit(result);
+  }
+
+  /**
+   * With the peer's context takeover: inflate from the window with the probe behind the message
+   * (`end`: where the probe starts). A clean message comes back with the probe's data at its end;
+   * anything else is decided by {@link unclean}.
+   */
+  private probe(input: Buffer, end: number, limit: number, callback: ExtensionCallback): Buffer | typeof PENDING {
+    const dictionary = (this.received as Window).bytes();
+    const options: zlib.ZlibOptions = {
+      finishFlush: zlib.constants.Z_FINISH,
+      windowBits: MAX_WINDOW_BITS,
+      chunkSize: OUTPUT_CHUNK_SIZE,
+      ...(dictionary === undefined ? {} : { dictionary }),
+    };
+    if (this.forceSync || end <= SYNC_INFLATE_INPUT_LIMIT) {
+      const syncLimit = this.forceSync ? limit : Math.min(limit, SYNC_INFLATE_OUTPUT_LIMIT);
+      let out: Buffer | undefined;
+      try {
+        out = zlib.inflateRawSync(input, { ...options, maxOutputLength: syncLimit + PROBE_OUTPUT_SLACK });
+      } catch (error) {
+        // Too large: for a synchronous call (on the threadpool below), or for good (past the
+        // slack, the message alone is too large). Anything else: not clean.
+        if (!isTooLarge(error)) return this.unclean(input.subarray(0, end), limit, callback, dictionary);
+        if (syncLimit === limit) return this.fail(tooLarge(limit));
+      }
+      if (out !== undefined) {
+        const message = probed(out);
+        if (message === undefined) return this.unclean(input.subarray(0, end), limit, callback, dictionary);
+        return this.orThrow(this.accept(message, limit));
+      }
+    }
+    // The window as it is now travels with the job (nothing else is decoded meanwhile anyway).
+    const snapshot = dictionary === undefined ? undefined : Buffer.from(dictionary);
+    const asyncOptions = snapshot === undefined ? options : { ...options, dictionary: snapshot };
+    jobs.run((done) => {
+      zlib.inflateRaw(input, { ...asyncOptions, maxOutputLength: limit + PROBE_OUTPUT_SLACK }, (error, out) => {
+        done();
+        if (this.closed) return;
+        if (error !== null && isTooLarge(error)) {
+          this.deliver(this.failed(tooLarge(limit)), callback);
+          return;
+        }
+        const message = error === null ? probed(out) : undefined;
+        if (message !== undefined) {
+          this.deliver(this.accept(message, limit), callback);
+          return;
+        }
+        let result: Buffer | typeof PENDING;
+        try {
+          result = this.unclean(input.subarray(0, end), limit, callback, snapshot);
+        } catch (failure) {
+          this.deliver(failure as Error, callback);
+          return;
+        }
+        if (result !== PENDING) this.deliver(result, callback);
+      });
+    });
+    return PENDING;
+  }
+
+  /**
+   * A message the probe did not find clean (or that failed): decided exactly by one call from the
+   * window; if it passes, a kept stream takes over from the same state for every later message.
+   */
+  private unclean(input: Buffer, limit: number, callback: ExtensionCallback, dictionary: Buffer | undefined): Buffer | typeof PENDING {
+    const snapshot = dictionary === undefined ? undefined : Buffer.from(dictionary);
+    return this.oneShot(input, limit, callback, snapshot, () => {
+      if (this.closed) return;
+      // The stream replays this message (its output is already known) to reach the state that
+      // follows it; the next message waits for that in the stream's own order.
+      this.stream = new StreamInflater(snapshot);
+      this.received = undefined;
+      this.stream.prime(input);
+    });
+  }
+
+  /** A message of a peer whose history a kept stream holds. */
+  private viaStream(input: Buffer, limit: number, callback: ExtensionCallback): typeof PENDING {
+    if (this.forceSync) throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'this message needs decode(): it is decided asynchronously');
+    (this.stream as StreamInflater).inflate(input, limit, (result) => {
+      if (this.closed) return;
+      this.deliver(result instanceof Error ? this.failed(corruptOr(result)) : result, callback);
+    });
+    return PENDING;
+  }
+
+  /** A clean message: size-checked and added to the window. */
+  private accept(message: Buffer, limit: number): Buffer | WebSocketProtocolError {
+    const checked = this.checkedSize(message, limit);
+    if (!(checked instanceof WebSocketProtocolError)) this.received?.push(checked);
+    return checked;
+  }
+
+  private checkedSize(out: Buffer, limit: number): Buffer | WebSocketProtocolError {
+    return out.length > limit ? this.failed(tooLarge(limit)) : out;
+  }
+
+  private deliver(result: Buffer | Error, callback: ExtensionCallback): void {
+    if (result instanceof Error) callback(result);
+    else callback(null, fit(result));
   }
 
   private checkOpen(): void {
@@ -526,25 +872,47 @@ export class PerMessageDeflate implements MessageExtension {
   private endMessage(): void {
     this.receiving = false;
     this.pendingLength = 0;
-    if (this.pending !== undefined && this.pending.length > RETAINED_INPUT) this.pending = undefined;
-  }
-
-  private failFromZlib(err: unknown): never {
-    const code = (err as { code?: unknown } | null)?.code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') return this.fail('WS_ERR_MESSAGE_TOO_BIG', 'inflated message over the limit');
-    if (typeof code === 'string' && CORRUPT_DATA_CODES.has(code)) return this.fail('WS_ERR_INVALID_COMPRESSED_DATA', code);
-    // Out of memory and the like: not the peer's fault, so not a protocol error (1011 upstream).
-    throw err;
-  }
-
-  private fail(code: 'WS_ERR_MESSAGE_TOO_BIG' | 'WS_ERR_INVALID_COMPRESSED_DATA', detail: string): never {
-    const error = new WebSocketProtocolError(code, detail);
-    this.failure = error;
-    this.endMessage();
+    // The pending buffer now holds the message handed to zlib: a job may still read it.
     this.pending = undefined;
-    this.received?.clear();
-    throw error;
   }
+
+  /** Records the error that breaks the receive direction and returns it. */
+  private failed<E extends Error>(error: E): E {
+    if (error instanceof WebSocketProtocolError) {
+      this.failure = error;
+      this.received?.clear();
+    }
+    return error;
+  }
+
+  private fail(error: Error): never {
+    throw this.failed(error);
+  }
+}
+
+/** The message a probe gave back, without the probe's data; undefined when the probe was not reached cleanly. */
+function probed(out: Buffer): Buffer | undefined {
+  const end = out.length - PROBE_DATA.length;
+  if (end < 0 || out.compare(PROBE_DATA, 0, PROBE_DATA.length, end) !== 0) return undefined;
+  return out.subarray(0, end);
+}
+
+function tooLarge(limit: number): WebSocketProtocolError {
+  return new WebSocketProtocolError('WS_ERR_MESSAGE_TOO_BIG', `inflated to more than ${limit} bytes`);
+}
+
+function isTooLarge(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ERR_BUFFER_TOO_LARGE';
+}
+
+/** A compressed message without the sync flush's last 4 bytes (§7.2.1). */
+function stripTail(out: Buffer): Buffer {
+  // zlib's sync flush always ends with the 4 bytes; anything else is a bug, not peer input.
+  const end = out.length - TAIL_LENGTH;
+  if (end < 0 || out.compare(TAIL, 0, TAIL_LENGTH, end) !== 0) {
+    throw new WebSocketProtocolError('WS_ERR_INTERNAL', 'deflate output does not end with a sync flush');
+  }
+  return fit(out.subarray(0, end));
 }
 
 /**
