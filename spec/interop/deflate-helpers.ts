@@ -285,23 +285,32 @@ export async function startOurEchoServer(perMessageDeflate: boolean | DeflateOpt
   };
 }
 
-/** Runs the exchange with our connect(); what the peer answered is `agreed`. */
-export async function ourClientExchange(url: string, perMessageDeflate: boolean | DeflateOptions): Promise<ExchangeResult> {
-  let ws: WebSocket;
-  try {
-    ws = await within(connect(url, { perMessageDeflate, maxMessageSize: 16 * 1024 * 1024 }), 'connect()');
-  } catch (error) {
-    return { error: `handshake: ${(error as { code?: string }).code ?? ''} ${(error as Error).message}` };
-  }
-  const result: ExchangeResult = { agreed: ws.extensions };
-  const events: Array<{ type: 'message'; data: string | Buffer } | { type: 'pong'; data: Buffer } | { type: 'close'; code: number }> = [];
+/** What a client's exchange sees arrive. */
+export type ClientEvent =
+  | { type: 'message'; data: string | Buffer }
+  | { type: 'pong'; data: Buffer }
+  | { type: 'close'; code: number };
+
+/** A connected client as the exchange drives it: ours or another library's. */
+export interface ExchangeDriver {
+  send(data: string | Buffer): void;
+  ping(data: string): void;
+  close(code: number, reason: string): void;
+  /** Calls `handler` with everything that arrives from now on, in order. */
+  listen(handler: (event: ClientEvent) => void): void;
+  terminate(): void;
+}
+
+/** Runs the exchange over a connected client; `agreed` is filled in by the caller. */
+export async function runExchange(driver: ExchangeDriver): Promise<ExchangeResult> {
+  const result: ExchangeResult = {};
+  const events: ClientEvent[] = [];
   const waiting: Array<() => void> = [];
-  const wake = (): void => { for (const w of waiting.splice(0)) w(); };
-  ws.on('message', (data: string | Buffer) => { events.push({ type: 'message', data }); wake(); });
-  ws.on('pong', (data: Buffer) => { events.push({ type: 'pong', data }); wake(); });
-  ws.on('close', (code: number) => { events.push({ type: 'close', code }); wake(); });
-  ws.on('error', () => { /* the close event reports it */ });
-  const nextEvent = (what: string): Promise<(typeof events)[number]> => within(new Promise((resolve) => {
+  driver.listen((event) => {
+    events.push(event);
+    for (const wake of waiting.splice(0)) wake();
+  });
+  const nextEvent = (what: string): Promise<ClientEvent> => within(new Promise((resolve) => {
     const look = (): void => {
       const event = events.shift();
       if (event === undefined) waiting.push(look);
@@ -314,7 +323,7 @@ export async function ourClientExchange(url: string, perMessageDeflate: boolean 
     result.echo = [];
     for (const [kind, size, seed] of ECHO_CASES) {
       const data = payload(kind, size, seed);
-      ws.send(data);
+      driver.send(data);
       const event = await nextEvent(`the echo of ${kind} ${size}`);
       if (event.type !== 'message') throw new Error(`got ${event.type} ${event.type === 'close' ? event.code : ''} instead of the echo of ${kind} ${size}`);
       const equal = typeof data === 'string' ? event.data === data : Buffer.isBuffer(event.data) && event.data.equals(data);
@@ -322,10 +331,10 @@ export async function ourClientExchange(url: string, perMessageDeflate: boolean 
     }
     const text = jsonText(BURST_SIZE, BURST_TEXT_SEED);
     const binary = jsonBinary(BURST_SIZE, BURST_BINARY_SEED);
-    ws.send(text);
-    ws.ping(PING_PAYLOAD);
-    ws.send(binary);
-    ws.close(1000, 'burst done');
+    driver.send(text);
+    driver.ping(PING_PAYLOAD);
+    driver.send(binary);
+    driver.close(1000, 'burst done');
     const order: string[] = [];
     const received: Array<string | Buffer> = [];
     let pong = false;
@@ -353,9 +362,32 @@ export async function ourClientExchange(url: string, perMessageDeflate: boolean 
   } catch (error) {
     result.error = (error as Error).message;
   } finally {
-    ws.terminate();
+    driver.terminate();
   }
   return result;
+}
+
+/** Runs the exchange with our connect(); what the peer answered is `agreed`. */
+export async function ourClientExchange(url: string, perMessageDeflate: boolean | DeflateOptions): Promise<ExchangeResult> {
+  let ws: WebSocket;
+  try {
+    ws = await within(connect(url, { perMessageDeflate, maxMessageSize: 16 * 1024 * 1024 }), 'connect()');
+  } catch (error) {
+    return { error: `handshake: ${(error as { code?: string }).code ?? ''} ${(error as Error).message}` };
+  }
+  const result = await runExchange({
+    send: (data) => { ws.send(data); },
+    ping: (data) => { ws.ping(data); },
+    close: (code, reason) => { ws.close(code, reason); },
+    listen: (handler) => {
+      ws.on('message', (data: string | Buffer) => { handler({ type: 'message', data }); });
+      ws.on('pong', (data: Buffer) => { handler({ type: 'pong', data }); });
+      ws.on('close', (code: number) => { handler({ type: 'close', code }); });
+      ws.on('error', () => { /* the close event reports it */ });
+    },
+    terminate: () => { ws.terminate(); },
+  });
+  return { agreed: ws.extensions, ...result };
 }
 
 // --- Python peers ----------------------------------------------------------------------------
@@ -481,6 +513,9 @@ export class PythonPeers {
 
 // --- the tests every Python peer gets --------------------------------------------------------
 
+/** What both sides must agree on: parameters, 'none' for no extension, or a list of acceptable outcomes. */
+export type Agreement = ExpectedParams | 'none' | ReadonlyArray<ExpectedParams | 'none'>;
+
 /** A Python client against our WebSocketServer. */
 export interface ClientCase {
   name: string;
@@ -490,8 +525,8 @@ export interface ClientCase {
   theirs: Record<string, unknown>;
   /** The Sec-WebSocket-Extensions the peer must offer, as it reports it. */
   offered: string;
-  /** What both sides must agree on, or 'none' for no extension at all. */
-  agreed: ExpectedParams | 'none';
+  /** What both sides must agree on. */
+  agreed: Agreement;
 }
 
 /** Our connect() against a Python server. */
@@ -500,12 +535,29 @@ export interface ServerCase {
   /** Our client's perMessageDeflate. */
   ours: boolean | DeflateOptions;
   theirs: Record<string, unknown>;
-  agreed: ExpectedParams | 'none';
+  agreed: Agreement;
 }
 
-function expectOutcome(ours: string | null | undefined, theirs: string | null | undefined, agreed: ExpectedParams | 'none'): void {
-  if (agreed === 'none') expectNoExtension(ours, theirs);
-  else expectAgreed(ours, theirs, agreed);
+/** Both sides reached `agreed` (one of its outcomes, when it lists several). */
+export function expectOutcome(ours: string | null | undefined, theirs: string | null | undefined, agreed: Agreement): void {
+  const check = (outcome: ExpectedParams | 'none'): void => {
+    if (outcome === 'none') expectNoExtension(ours, theirs);
+    else expectAgreed(ours, theirs, outcome);
+  };
+  if (!Array.isArray(agreed)) {
+    check(agreed as ExpectedParams | 'none');
+    return;
+  }
+  const failures: string[] = [];
+  for (const outcome of agreed as ReadonlyArray<ExpectedParams | 'none'>) {
+    try {
+      check(outcome);
+      return;
+    } catch (error) {
+      failures.push((error as Error).message);
+    }
+  }
+  expect.fail(`none of the acceptable outcomes: ${failures.join('; ')}`);
 }
 
 /**
