@@ -53,6 +53,7 @@ function parseArguments(argv: readonly string[]): Options {
       case '--window': options.windowBits = integer(8, 15); break;
       case '--no-takeover': options.noContextTakeover = true; break;
       case '--max-size': options.maxSize = integer(); break;
+      case '--help': case '-h': throw new Error(DEFLATE_USAGE);
       default: throw new Error(`unknown argument ${argv[i]}\n${DEFLATE_USAGE}`);
     }
   }
