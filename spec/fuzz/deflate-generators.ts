@@ -485,7 +485,7 @@ const deflaterSettings: fc.Arbitrary<DeflaterSettings> = fc.record({
   )),
 });
 
-/** Valid endings only: for windows below 15 bits. */
+/** Messages from one persistent deflater, each ended as `endings` picks. */
 function deflaterSource(endings: fc.Arbitrary<Ending>): fc.Arbitrary<Source> {
   return fc.record({
     kind: fc.constant('deflater' as const),
@@ -505,34 +505,37 @@ const tokens: fc.Arbitrary<TokenPlan[]> = fc.array(fc.oneof(
   { weight: 2, arbitrary: fc.record({ length: fc.integer({ min: 3, max: 258 }), distance }) },
 ), { maxLength: 12 });
 
-/** Blocks for one message, `valid`: sync-flush endings, correct stored lengths, no BFINAL, no garbage. */
-function blockMessage(valid: boolean): fc.Arbitrary<BlockMessage> {
-  const final = valid ? fc.constant(false) : rarely(6, fc.constant(false), fc.constant(true));
+/**
+ * Blocks for one message. `wellFormed`: ended by the sync-flush marker, stored lengths right, no
+ * BFINAL, no garbage (a reference may still reach past the data, which both sides must refuse).
+ */
+function blockMessage(wellFormed: boolean): fc.Arbitrary<BlockMessage> {
+  const final = wellFormed ? fc.constant(false) : rarely(6, fc.constant(false), fc.constant(true));
   const stored: fc.Arbitrary<BlockPlan> = fc.record({
     kind: fc.constant('stored' as const),
     final,
     data: fc.uint8Array({ maxLength: 40 }),
-    lenDelta: valid ? fc.constant(0) : rarely(4, fc.constant(0), fc.integer({ min: -3, max: 8 })),
-    nlenXor: valid ? fc.constant(0) : rarely(6, fc.constant(0), fc.integer({ min: 1, max: 0xffff })),
+    lenDelta: wellFormed ? fc.constant(0) : rarely(4, fc.constant(0), fc.integer({ min: -3, max: 8 })),
+    nlenXor: wellFormed ? fc.constant(0) : rarely(6, fc.constant(0), fc.integer({ min: 1, max: 0xffff })),
   });
   const fixed: fc.Arbitrary<BlockPlan> = fc.record({ kind: fc.constant('fixed' as const), final, tokens });
   const block = fc.oneof(
     { weight: 4, arbitrary: fixed },
     { weight: 2, arbitrary: stored },
     { weight: 1, arbitrary: fc.constant<BlockPlan>({ kind: 'flush' }) },
-    ...(valid ? [] : [{ weight: 1, arbitrary: fc.record({ kind: fc.constant('raw' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 6 }) }) }]),
+    ...(wellFormed ? [] : [{ weight: 1, arbitrary: fc.record({ kind: fc.constant('raw' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 6 }) }) }]),
   );
-  // A valid message ends with the flush marker; otherwise mostly, not always.
-  const endsWithFlush = valid ? fc.constant(true) : rarely(3, fc.constant(true), fc.constant(false));
+  // A well-formed message ends with the flush marker; otherwise mostly, not always.
+  const endsWithFlush = wellFormed ? fc.constant(true) : rarely(3, fc.constant(true), fc.constant(false));
   return fc.tuple(fc.array(block, { maxLength: 4 }), endsWithFlush).map(([blocks, flush]) => ({
     blocks: flush ? [...blocks, { kind: 'flush' }] : blocks,
   }));
 }
 
-function blocksSource(valid: boolean): fc.Arbitrary<Source> {
+function blocksSource(wellFormed: boolean): fc.Arbitrary<Source> {
   return fc.record({
     kind: fc.constant('blocks' as const),
-    messages: fc.array(blockMessage(valid), { minLength: 1, maxLength: 6 }),
+    messages: fc.array(blockMessage(wellFormed), { minLength: 1, maxLength: 6 }),
   });
 }
 
