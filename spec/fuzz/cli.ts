@@ -5,10 +5,13 @@
  *   npm run fuzz -- --replay <hex> [--max-payload N] [--cuts a,b,c]   judge one input
  *                   [--streaming-threshold N] [--streaming]
  *   npm run fuzz -- --table                        the differences table as markdown (README)
+ *   npm run fuzz -- --deflate --cases 100000 [--seed N]   permessage-deflate streams against a
+ *                   persistent zlib inflater (deflate-cli.ts, which lists its options)
  *
  * Exits 1 when a disagreement is not explained by spec/fuzz/differences.ts.
  */
 import fc from 'fast-check';
+import { DEFLATE_USAGE, deflateMain } from './deflate-cli';
 import { DIFFERENCES, differencesMarkdown } from './differences';
 import { fuzzCase } from './generators';
 import { describeDivergence, judge, type Verdict } from './judge';
@@ -32,7 +35,8 @@ interface Options {
 const USAGE = `usage: node build/spec/fuzz/cli.js [--cases N] [--seed N] [--show N] [--examples]
        node build/spec/fuzz/cli.js --replay <hex> [--max-payload N] [--cuts a,b,c]
                                    [--streaming-threshold N] [--streaming]
-       node build/spec/fuzz/cli.js --table`;
+       node build/spec/fuzz/cli.js --table
+${DEFLATE_USAGE}`;
 
 function parseArguments(argv: readonly string[]): Options {
   const options: Options = {
@@ -140,6 +144,13 @@ function wsVersion(): string {
 }
 
 function main(): void {
+  if (process.argv.includes('--deflate')) {
+    deflateMain(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err: unknown) => {
+      console.error(err);
+      process.exitCode = 2;
+    });
+    return;
+  }
   let options: Options;
   try {
     options = parseArguments(process.argv.slice(2));
