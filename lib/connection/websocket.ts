@@ -514,8 +514,9 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   onClose(): void {
     const session = this.session as Session;
     session.transportClosed();
-    sharedScheduler.cancel(this);
-    this.finish();
+    // Bytes still waiting in the session (an extension at work) are delivered first; the session
+    // closes once they are, and sync() finishes then.
+    this.sync();
   }
 
   /** @internal Scheduler callback. */
@@ -606,9 +607,22 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     const session = this.session;
     const socket = this.socket;
     if (session === undefined || socket === undefined || this.has(Flag.CloseEmitted)) return;
+    if (session.readyState === ReadyState.CLOSED) {
+      sharedScheduler.cancel(this);
+      this.finish();
+      return;
+    }
+    if (socket.destroyed === true) {
+      // Gone, but the session still delivers what arrived before: only its input matters now.
+      if (session.yielding && !this.has(Flag.YieldQueued)) {
+        this.set(Flag.YieldQueued, true);
+        setImmediate(resumeInput, this);
+      }
+      return;
+    }
     const action = session.transport;
     if (action === TransportAction.Destroy) {
-      if (socket.destroyed !== true) socket.destroy();
+      socket.destroy();
       return;
     }
     if (!this.has(Flag.TransportFull) && session.outbox.ready && !this.has(Flag.Ended)) this.flush(session, socket);

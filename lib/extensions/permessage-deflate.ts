@@ -40,10 +40,9 @@
  * threadpool, and the connection reads nothing more until they are done. Output is capped at
  * `maxMessageSize` (a zip bomb is refused with 1009 having allocated about that much).
  *
- * One difference from a persistent inflater, kept on purpose: after a message that ends the deflate
- * stream (a final block, §7.2.3.4) with context takeover, a zlib stream ignores everything that
- * follows, so ws and python deliver every later message empty. Here the next compressed message
- * fails the connection (1007) instead: nothing is silently lost.
+ * After a message that ends the deflate stream (a final block, §7.2.3.4), the next message starts
+ * a new stream with an empty window, as ws does (python's zlib would inflate every later message
+ * to nothing).
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
@@ -62,8 +61,11 @@ export const PERMESSAGE_DEFLATE = 'permessage-deflate';
 export const MIN_WINDOW_BITS = 8;
 export const MAX_WINDOW_BITS = 15;
 /**
- * The smallest window our options take. zlib's raw deflate cannot compress with 8 bits (python's
- * zlib refuses it outright), so asking a peer for 8, or promising to use it, breaks most peers.
+ * The smallest window we ask a peer to compress with, or answer in a response: an option of 8 is
+ * sent as 9 there. zlib's raw deflate has no 8-bit window (python's zlib refuses it outright;
+ * wsproto and aiohttp refuse responses with it), so 8 in those places breaks most peers, while 9
+ * works everywhere. 8 is used only where it is ours to honour: a client offering it for its own
+ * compressor, or a peer asking it of ours (see the codec).
  */
 export const MIN_OPTION_WINDOW_BITS = 9;
 /**
@@ -161,13 +163,13 @@ export interface DeflateOptions {
    */
   clientNoContextTakeover?: boolean;
   /**
-   * 9-15. Server: the largest LZ77 window our compressor uses, announced as
+   * 8-15. Server: the largest LZ77 window our compressor uses (8 is announced as 9, see MIN_OPTION_WINDOW_BITS), announced as
    * `server_max_window_bits` (§7.1.2.1). Client: the largest window we let the server use; a
    * response with more fails the connection.
    */
   serverMaxWindowBits?: number;
   /**
-   * 9-15 (8 would break peers using zlib, which cannot compress with it). Server: the largest window we accept from the client (`client_max_window_bits` in the
+   * 8-15. Server: the largest window we accept from the client (8 is asked as 9: a zlib peer cannot compress with 8) (`client_max_window_bits` in the
    * response). Below 15 an offer without that parameter is declined, because §7.1.2.2 forbids the
    * parameter in a response to an offer without it. Client: the largest window our compressor
    * uses, offered as `client_max_window_bits=N`. Without it the parameter is offered with no value
@@ -237,7 +239,7 @@ function integerIn(name: string, value: unknown, min: number, max: number): numb
 }
 
 function windowBitsOption(name: string, value: unknown): number | undefined {
-  return value === undefined ? undefined : integerIn(name, value, MIN_OPTION_WINDOW_BITS, MAX_WINDOW_BITS);
+  return value === undefined ? undefined : integerIn(name, value, MIN_WINDOW_BITS, MAX_WINDOW_BITS);
 }
 
 /** Validates options once, whichever function received them. @throws {WebSocketUsageError} */
@@ -374,7 +376,7 @@ const CORRUPT_DATA_CODES = new Set(['Z_DATA_ERROR', 'Z_BUF_ERROR', 'Z_NEED_DICT'
  * found not to end cleanly: it decides every later message exactly as they would.
  */
 class StreamInflater {
-  private readonly engine: zlib.InflateRaw;
+  private engine: zlib.InflateRaw;
   private chunks: Buffer[] = [];
   private total = 0;
   private limit = 0;
@@ -383,17 +385,27 @@ class StreamInflater {
   /** The deflate stream ended (a final block): nothing after it is read. */
   ended = false;
 
-  constructor(dictionary: Buffer | undefined) {
-    this.engine = zlib.createInflateRaw(dictionary === undefined
-      ? { windowBits: MAX_WINDOW_BITS, chunkSize: OUTPUT_CHUNK_SIZE }
-      : { windowBits: MAX_WINDOW_BITS, chunkSize: OUTPUT_CHUNK_SIZE, dictionary });
-    this.engine.on('data', (chunk: Buffer) => {
+  /**
+   * `windowBits`: the peer's agreed window; `alone`: the peer has no context takeover, so each
+   * message starts from an empty window (ws resets its stream after each one).
+   */
+  constructor(dictionary: Buffer | undefined, private readonly windowBits = MAX_WINDOW_BITS, private readonly alone = false) {
+    this.engine = this.makeEngine(dictionary);
+  }
+
+  private makeEngine(dictionary: Buffer | undefined): zlib.InflateRaw {
+    const engine = zlib.createInflateRaw(dictionary === undefined
+      ? { windowBits: this.windowBits, chunkSize: OUTPUT_CHUNK_SIZE }
+      : { windowBits: this.windowBits, chunkSize: OUTPUT_CHUNK_SIZE, dictionary });
+    engine.on('data', (chunk: Buffer) => {
+      if (engine !== this.engine) return;
       this.total += chunk.length;
       this.chunks.push(chunk);
       // A zip bomb stops here, at most one output chunk past the limit.
       if (this.total > this.limit) this.finish(new WebSocketProtocolError('WS_ERR_MESSAGE_TOO_BIG', `inflated to more than ${this.limit} bytes`));
     });
-    this.engine.on('error', (error: Error) => { this.finish(error); });
+    engine.on('error', (error: Error) => { if (engine === this.engine) this.finish(error); });
+    return engine;
   }
 
   /**
@@ -410,35 +422,37 @@ class StreamInflater {
    */
   inflate(input: Buffer, limit: number, done: (result: Buffer | Error) => void): void {
     this.queue.push({ input, limit, done });
-    if (this.queue.length === 1) this.next();
+    if (this.done === undefined) this.next();
   }
 
   private readonly queue: Array<{ input: Buffer; limit: number; done: (result: Buffer | Error) => void }> = [];
 
+  /** Starts the oldest waiting message (one at a time: a callback may queue the next one). */
   private next(): void {
-    const job = this.queue[0];
+    const job = this.queue.shift();
     if (job === undefined) return;
     if (this.ended) {
-      // After a final block a zlib stream reads nothing more (ws and python then deliver empty
-      // messages): this is refused instead, so nothing is silently lost.
-      this.queue.length = 0;
-      job.done(new WebSocketProtocolError('WS_ERR_INVALID_COMPRESSED_DATA', 'a message after the end of the deflate stream'));
-      return;
+      // After a final block the stream is over: the next message starts a new one, with an empty
+      // window, as ws does (python's zlib would inflate it to nothing).
+      this.engine.destroy();
+      this.engine = this.makeEngine(undefined);
+      this.ended = false;
     }
     this.chunks = [];
     this.total = 0;
     this.limit = job.limit;
     this.done = (result) => {
-      this.queue.shift();
       job.done(result);
-      if (!(result instanceof Error)) this.next();
+      if (!(result instanceof Error) && this.done === undefined) this.next();
     };
-    const before = this.engine.bytesWritten;
-    this.engine.write(job.input);
-    this.engine.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-      if (this.done === undefined) return;
-      // Input the engine did not take: the stream ended inside this message.
-      if (this.engine.bytesWritten - before < job.input.length) this.ended = true;
+    const engine = this.engine;
+    const before = engine.bytesWritten;
+    engine.write(job.input);
+    engine.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+      if (this.done === undefined || engine !== this.engine) return;
+      // The stream ended inside this message (its 'end' came, as ws checks): the next one starts anew.
+      if (engine.readableEnded || engine.bytesWritten - before < job.input.length) this.ended = true;
+      else if (this.alone) engine.reset();
       this.finish(this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.total));
     });
   }
@@ -540,10 +554,17 @@ export class PerMessageDeflate implements MessageExtension {
     };
     this.contextSize = Math.min(config.contextSize, 2 ** ourBits);
     this.sent = ourTakeover && this.contextSize > 0 ? new Window(this.contextSize) : undefined;
-    // The received window is always the full 32 KiB a 15-bit inflater keeps: inflating with the
-    // largest window accepts everything a smaller agreed one would, and decides exactly as a
-    // 15-bit persistent inflater does.
-    this.received = this.peerTakeover ? new Window(2 ** MAX_WINDOW_BITS) : undefined;
+    // With the usual 15-bit window, messages are inflated by one call each (checked by the probe).
+    // A narrower agreed window is rare, and whether zlib takes a reference just past it depends on
+    // where its output chunks fall, which one call cannot reproduce: such a peer gets a kept
+    // stream with its window from the start, deciding exactly as ws does.
+    const peerBits = server ? params.clientMaxWindowBits : params.serverMaxWindowBits;
+    if (peerBits < MAX_WINDOW_BITS) {
+      this.received = undefined;
+      this.stream = new StreamInflater(undefined, peerBits, !this.peerTakeover);
+    } else {
+      this.received = this.peerTakeover ? new Window(2 ** MAX_WINDOW_BITS) : undefined;
+    }
     this.sharedEncoding = ourTakeover ? undefined : `deflate/${windowBits}/${config.level}/${config.memLevel}/${this.threshold}`;
   }
 

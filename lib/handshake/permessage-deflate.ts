@@ -6,7 +6,7 @@
  */
 import { WebSocketProtocolError } from '../errors';
 import {
-  type DeflateConfig, type DeflateOptions, type DeflateParams, MAX_WINDOW_BITS, PERMESSAGE_DEFLATE,
+  type DeflateConfig, type DeflateOptions, type DeflateParams, MAX_WINDOW_BITS, MIN_OPTION_WINDOW_BITS, PERMESSAGE_DEFLATE,
   resolveDeflateOptions, WINDOW_BITS_PATTERN,
 } from '../extensions/permessage-deflate';
 import { type ExtensionOffer, formatExtension } from './headers';
@@ -116,16 +116,22 @@ function acceptOffer(offered: ElementParams, config: DeflateConfig): DeflateNego
   const params: DeflateParams = {
     serverNoContextTakeover: offered.serverNoContextTakeover || config.serverNoContextTakeover,
     clientNoContextTakeover: offered.clientNoContextTakeover || config.clientNoContextTakeover,
-    serverMaxWindowBits: Math.min(offered.serverMaxWindowBits ?? MAX_WINDOW_BITS, config.serverMaxWindowBits ?? MAX_WINDOW_BITS),
+    // Our own limits are answered as 9 at least (MIN_OPTION_WINDOW_BITS); 8 only when the client
+    // itself asked it of our compressor.
+    serverMaxWindowBits: Math.min(offered.serverMaxWindowBits ?? MAX_WINDOW_BITS, atLeast9(config.serverMaxWindowBits)),
     clientMaxWindowBits: MAX_WINDOW_BITS,
   };
-  const ourClientLimit = config.clientMaxWindowBits ?? MAX_WINDOW_BITS;
+  const ourClientLimit = atLeast9(config.clientMaxWindowBits);
   if (offered.clientMaxWindowBits === undefined) {
     // §7.1.2.2: without the parameter in the offer the response must not limit the client's
     // window, so a limit we were asked to enforce cannot be agreed.
     if (ourClientLimit < MAX_WINDOW_BITS) return undefined;
   } else {
     const clientSays = offered.clientMaxWindowBits === true ? MAX_WINDOW_BITS : offered.clientMaxWindowBits;
+    // A client that offers 8 for its own compressor cannot have it if it uses zlib (python's
+    // websockets, wsproto and aiohttp fail on it, since zlib's raw deflate has no 8-bit window),
+    // and §7.1.2.2 forbids answering more than it offered: decline this offer.
+    if (clientSays < MIN_OPTION_WINDOW_BITS) return undefined;
     params.clientMaxWindowBits = Math.min(clientSays, ourClientLimit);
   }
 
@@ -153,7 +159,8 @@ export function deflateOffer(options?: DeflateOptions): string {
   const params: Record<string, string | true> = {};
   if (config.serverNoContextTakeover) params.server_no_context_takeover = true;
   if (config.clientNoContextTakeover) params.client_no_context_takeover = true;
-  if (config.serverMaxWindowBits !== undefined) params.server_max_window_bits = String(config.serverMaxWindowBits);
+  // We ask the server for 9 at least (it compresses with it); our own window may be 8.
+  if (config.serverMaxWindowBits !== undefined) params.server_max_window_bits = String(atLeast9(config.serverMaxWindowBits));
   params.client_max_window_bits = config.clientMaxWindowBits === undefined ? true : String(config.clientMaxWindowBits);
   return formatExtension({ name: PERMESSAGE_DEFLATE, params });
 }
@@ -184,7 +191,7 @@ export function acceptDeflateResponse(response: readonly ExtensionOffer[], optio
   // value. Without our offer, any valid value may come: it only shrinks what we must keep.
   if (config.serverMaxWindowBits !== undefined) {
     if (agreed.serverMaxWindowBits === undefined) refuse('server_max_window_bits was not agreed');
-    if (agreed.serverMaxWindowBits > config.serverMaxWindowBits) refuse('server_max_window_bits above the offer');
+    if (agreed.serverMaxWindowBits > atLeast9(config.serverMaxWindowBits)) refuse('server_max_window_bits above the offer');
   }
   // §7.1.2.2: the server may lower our window, never raise it above what we offered. We always
   // offer the parameter, so its presence alone is never the problem.
@@ -199,6 +206,11 @@ export function acceptDeflateResponse(response: readonly ExtensionOffer[], optio
     serverMaxWindowBits: agreed.serverMaxWindowBits ?? MAX_WINDOW_BITS,
     clientMaxWindowBits: Math.min(clientBits ?? MAX_WINDOW_BITS, config.clientMaxWindowBits ?? MAX_WINDOW_BITS),
   };
+}
+
+/** A window limit as we send it to a peer that compresses with it: 9 at least, 15 when unset. */
+function atLeast9(bits: number | undefined): number {
+  return Math.max(MIN_OPTION_WINDOW_BITS, bits ?? MAX_WINDOW_BITS);
 }
 
 function refuse(detail: string): never {

@@ -76,6 +76,8 @@ const enum Bit {
   EndPending = 2,
   /** Anything arrived since the last heartbeat check. */
   Heard = 4,
+  /** The transport closed while received bytes still waited: close once they are processed. */
+  TransportGone = 8,
 }
 
 /** A data message waiting behind a streamed one, or the turn of a streamed message reserved later. */
@@ -171,9 +173,13 @@ export class Session {
     return this.state;
   }
 
-  /** True while the transport should be read. */
+  /**
+   * True while the transport should be read. Once no more input is taken (the peer's close came,
+   * or the connection failed), it is read regardless, and what arrives is dropped: only its end
+   * matters, and a paused socket would never report it.
+   */
   get reading(): boolean {
-    return this.inbox.reading && !this.inputDone;
+    return this.inputDone || this.inbox.reading;
   }
 
   /** What the transport should do now. */
@@ -256,6 +262,18 @@ export class Session {
   /** The transport is closed (by us or the peer): the connection is over. */
   transportClosed(): void {
     if (this.state === ReadyState.CLOSED) return;
+    if (!this.inputDone && (this.frames.isPaused || this.pending !== undefined)) {
+      // Bytes that arrived before the transport closed still wait (for an extension, or the next
+      // time slice): they are processed first, the close frame among them, and the session closes
+      // after them. Nothing received is lost to the order in which the socket reported things.
+      this.bits |= Bit.TransportGone | Bit.EndPending;
+      return;
+    }
+    this.closed();
+  }
+
+  /** The transport is gone and every byte it brought was processed. */
+  private closed(): void {
     this.state = ReadyState.CLOSED;
     this.bits |= Bit.InputDone;
     this.pending = undefined;
@@ -612,7 +630,10 @@ export class Session {
 
   /** Resumes the paused parser, then the chunks that arrived meanwhile, then a pending end. */
   private continueInput(): void {
-    if (this.inputDone) return;
+    if (this.inputDone) {
+      if ((this.bits & Bit.TransportGone) !== 0) this.closed();
+      return;
+    }
     this.parse(this.frames.resume());
     while (!this.frames.isPaused && !this.inputDone && this.pending !== undefined) {
       const chunk = this.pending.shift() as Buffer;
@@ -622,6 +643,9 @@ export class Session {
     if ((this.bits & Bit.EndPending) !== 0 && !this.frames.isPaused && this.pending === undefined) {
       this.bits &= ~Bit.EndPending;
       this.inputEnded();
+    }
+    if ((this.bits & Bit.TransportGone) !== 0 && (this.inputDone || (!this.frames.isPaused && this.pending === undefined))) {
+      this.closed();
     }
   }
 

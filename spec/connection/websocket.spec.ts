@@ -336,11 +336,11 @@ describe('WebSocket connection', () => {
       const server = await serverSide;
       const iterator = server[Symbol.asyncIterator]();
       for (let i = 0; i < 50; i++) ws.send(`m${i}`);
-      ws.close(1000);
       // Give the messages time to arrive while nobody consumes them.
       await new Promise((resolve) => setTimeout(resolve, 100));
       const socket = (server as unknown as { socket: { isPaused(): boolean } }).socket;
       expect(socket.isPaused()).to.equal(true);
+      ws.close(1000);
       const seen: string[] = [];
       for (;;) {
         const next = await iterator.next();
@@ -348,6 +348,18 @@ describe('WebSocket connection', () => {
         seen.push(next.value.data as string);
       }
       expect(seen).to.deep.equal(Array.from({ length: 50 }, (_, i) => `m${i}`));
+    });
+
+    it('reports the close at once after failing a connection, without waiting for closeTimeout', async () => {
+      const serverSide = nextConnection(wss);
+      const ws = await connect(url, { closeTimeout: 10_000 });
+      const server = await serverSide;
+      ws.on('error', () => { /* expected: the invalid frame */ });
+      // Far less than closeTimeout: the client must see the server's TCP close while failing.
+      const done = closed(ws, 3000);
+      // A masked frame from a server breaks RFC 6455 §5.1 for the client.
+      (server as unknown as { socket: { write(b: Buffer): void } }).socket.write(Buffer.from([0x81, 0x81, 1, 2, 3, 4, 0x41]));
+      expect((await done).code).to.equal(1002);
     });
 
     it('an async iterator throws the error that failed the connection', async () => {

@@ -21,6 +21,7 @@ import { acceptDeflateResponse, deflateOffer, negotiateDeflate } from '../../lib
 import { checkDeflateOptions, type DeflateOptions, type DeflateParams, maxCompressedSize, PERMESSAGE_DEFLATE, PerMessageDeflate } from '../../lib/extensions/permessage-deflate';
 import { FrameEncoder } from '../../lib/frame/encoder';
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
+import { PENDING } from '../../lib/message/extension';
 import type { Frame } from '../../lib/frame/frame';
 import { acceptResponse, validateUpgradeRequest } from '../../lib/handshake/server';
 import { clientRequestHeaders, validateUpgradeResponse } from '../../lib/handshake/client';
@@ -114,6 +115,29 @@ function inflatePieces(codec: PerMessageDeflate, pieces: readonly Buffer[], maxO
   return codec.inflate(pieces[pieces.length - 1], true, maxOutput) as Buffer;
 }
 
+/**
+ * Decodes one message given as pieces through `decode`, waiting for the codec when it answers
+ * later (large messages, or a peer with a narrow window, whose messages a kept stream decides).
+ */
+function decodePieces(codec: PerMessageDeflate, pieces: readonly Buffer[], maxOutput = 64 * MiB): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    try {
+      for (let i = 0; i < pieces.length - 1; i++) {
+        expect(codec.decode(pieces[i], false, maxOutput, reject), `piece ${i} of ${pieces.length}`).to.equal(undefined);
+      }
+      const out = codec.decode(pieces[pieces.length - 1], true, maxOutput, (error, payload) => {
+        if (error !== null) reject(error);
+        else resolve(payload as Buffer);
+      });
+      if (out !== PENDING) resolve(out as Buffer);
+    } catch (error) {
+      reject(error);
+    }
+  });
+}
+
+const decodeOne = (codec: PerMessageDeflate, data: Buffer, maxOutput = 64 * MiB): Promise<Buffer> => decodePieces(codec, [data], maxOutput);
+
 /** A message payload for property tests: text, repetitive bytes or noise, up to ~6 KiB. */
 const messageArb: fc.Arbitrary<Buffer | string> = fc.oneof(
   fc.string({ maxLength: 600 }),
@@ -174,16 +198,21 @@ const OFFERS: OfferVector[] = [
     params: P(),
   },
   {
-    name: 'accepts server_max_window_bits=8 (compressing with matches of distance 1 only)',
+    name: 'accepts server_max_window_bits=8 for our own compressor (zlib at 9 never refers back more than 250 bytes)',
     offer: 'permessage-deflate; server_max_window_bits=8',
     response: 'permessage-deflate; server_max_window_bits=8',
     params: P({ serverMaxWindowBits: 8 }),
   },
   {
-    name: 'agrees to client_max_window_bits=8 offered with a value',
+    name: 'declines an offer of client_max_window_bits=8: a zlib peer cannot compress with it, and answering 9 would exceed the offer',
     offer: 'permessage-deflate; client_max_window_bits=8',
-    response: 'permessage-deflate; client_max_window_bits=8',
-    params: P({ clientMaxWindowBits: 8 }),
+    response: undefined,
+  },
+  {
+    name: 'takes the next offer when the first asks for an 8-bit client window',
+    offer: 'permessage-deflate; client_max_window_bits=8, permessage-deflate; client_max_window_bits=9',
+    response: 'permessage-deflate; client_max_window_bits=9',
+    params: P({ clientMaxWindowBits: 9 }),
   },
   {
     name: 'answers a smaller server window than offered when configured so (§7.1.2.1 "the same or smaller")',
@@ -371,8 +400,8 @@ describe('negotiateDeflate (server side, RFC 7692 §7.1)', () => {
       'client_max_window_bits', 'unknown');
     const offerArb = fc.dictionary(name, value, { maxKeys: 5 }).map((params): ExtensionOffer => ({ name: PERMESSAGE_DEFLATE, params }));
     const optionsArb = fc.record({
-      serverMaxWindowBits: fc.integer({ min: 9, max: 15 }),
-      clientMaxWindowBits: fc.integer({ min: 9, max: 15 }),
+      serverMaxWindowBits: fc.integer({ min: 8, max: 15 }),
+      clientMaxWindowBits: fc.integer({ min: 8, max: 15 }),
       serverNoContextTakeover: fc.boolean(),
     }, { requiredKeys: [] });
     fc.assert(fc.property(offerArb, optionsArb, (offer, options) => {
@@ -387,8 +416,10 @@ describe('negotiateDeflate (server side, RFC 7692 §7.1)', () => {
       }
       if (offered.client_max_window_bits === undefined) expect(said).not.to.have.property('client_max_window_bits');
       if (offered.server_no_context_takeover === true) expect(said.server_no_context_takeover).to.equal(true);
-      expect(result.params.serverMaxWindowBits).to.be.at.most(options.serverMaxWindowBits ?? 15);
-      expect(result.params.clientMaxWindowBits).to.be.at.most(options.clientMaxWindowBits ?? 15);
+      // An option of 8 is taken as 9; 8 only when the client itself asked it of our compressor.
+      expect(result.params.serverMaxWindowBits).to.be.at.most(Math.max(9, options.serverMaxWindowBits ?? 15));
+      if (offered.server_max_window_bits !== '8') expect(result.params.serverMaxWindowBits).to.be.at.least(9);
+      expect(result.params.clientMaxWindowBits).to.be.within(9, Math.max(9, options.clientMaxWindowBits ?? 15));
     }), { numRuns: 500 });
   });
 });
@@ -440,7 +471,7 @@ const RESPONSES: ResponseVector[] = [
     expected: P({ serverMaxWindowBits: 9 }),
   },
   {
-    name: 'accepts client_max_window_bits=8 (it compresses with matches of distance 1 then)',
+    name: 'accepts client_max_window_bits=8 for our own compressor (zlib at 9 never refers back more than 250 bytes)',
     response: 'permessage-deflate; client_max_window_bits=8',
     expected: P({ clientMaxWindowBits: 8 }),
   },
@@ -529,20 +560,28 @@ describe('acceptDeflateResponse (client side, RFC 7692 §7.1)', () => {
     const optionsArb: fc.Arbitrary<DeflateOptions> = fc.record({
       serverNoContextTakeover: fc.boolean(),
       clientNoContextTakeover: fc.boolean(),
-      serverMaxWindowBits: fc.integer({ min: 9, max: 15 }),
-      clientMaxWindowBits: fc.integer({ min: 9, max: 15 }),
+      serverMaxWindowBits: fc.integer({ min: 8, max: 15 }),
+      clientMaxWindowBits: fc.integer({ min: 8, max: 15 }),
     }, { requiredKeys: [] });
-    fc.assert(fc.property(optionsArb, optionsArb, fc.array(messageArb, { maxLength: 4 }), (client, server, messages) => {
+    return fc.assert(fc.asyncProperty(optionsArb, optionsArb, fc.array(messageArb, { maxLength: 4 }), async (client, server, messages) => {
       const agreed = negotiateDeflate(parseExtensions(deflateOffer(client)), server);
+      if (client.clientMaxWindowBits === 8) {
+        // Offering 8 for our own compressor is ours to honour, but a server cannot tell us from a
+        // zlib client that cannot: ours declines such offers.
+        expect(agreed).to.equal(undefined);
+        return;
+      }
       expect(agreed, 'our server accepts our offer').not.to.equal(undefined);
       const params = acceptDeflateResponse(parseExtensions(agreed?.response ?? ''), client) as DeflateParams;
       expect(params).to.deep.equal(agreed?.params);
       const serverCodec = new PerMessageDeflate(agreed?.params as DeflateParams, 'server', server);
       const clientCodec = new PerMessageDeflate(params, 'client', client);
       for (const data of messages) {
-        expect(clientCodec.inflate(serverCodec.deflate(data), true, 64 * KiB)).to.deep.equal(bytesOf(data));
-        expect(serverCodec.inflate(clientCodec.deflate(data), true, 64 * KiB)).to.deep.equal(bytesOf(data));
+        expect(await decodeOne(clientCodec, serverCodec.deflate(data), 64 * KiB)).to.deep.equal(bytesOf(data));
+        expect(await decodeOne(serverCodec, clientCodec.deflate(data), 64 * KiB)).to.deep.equal(bytesOf(data));
       }
+      serverCodec.close();
+      clientCodec.close();
     }), { numRuns: 150 });
   });
 });
@@ -550,7 +589,6 @@ describe('acceptDeflateResponse (client side, RFC 7692 §7.1)', () => {
 describe('option checks', () => {
   const BAD: Array<[string, DeflateOptions]> = [
     ['window bits 7', { serverMaxWindowBits: 7 }],
-    ['window bits 8 (zlib cannot compress with an 8-bit window)', { clientMaxWindowBits: 8 }],
     ['window bits 16', { clientMaxWindowBits: 16 }],
     ['fractional window bits', { serverMaxWindowBits: 9.5 }],
     ['window bits as a string', { clientMaxWindowBits: '9' as unknown as number }],
@@ -582,7 +620,7 @@ describe('option checks', () => {
   it('accepts every valid option, and no options at all', () => {
     checkDeflateOptions();
     checkDeflateOptions({
-      serverNoContextTakeover: false, clientNoContextTakeover: true, serverMaxWindowBits: 9, clientMaxWindowBits: 15,
+      serverNoContextTakeover: false, clientNoContextTakeover: true, serverMaxWindowBits: 8, clientMaxWindowBits: 15,
       level: -1, memLevel: 9, threshold: 0, contextSize: 0,
     });
   });
@@ -641,12 +679,14 @@ describe('PerMessageDeflate: RFC 7692 §7.2.3 examples', () => {
 
 describe('PerMessageDeflate: round trips', () => {
   it('round-trips any sequence of messages both ways, for every takeover setting and window size', () => {
-    fc.assert(fc.property(paramsArb, fc.array(messageArb, { minLength: 1, maxLength: 12 }), (params, messages) => {
+    return fc.assert(fc.asyncProperty(paramsArb, fc.array(messageArb, { minLength: 1, maxLength: 12 }), async (params, messages) => {
       const { server, client } = pair(params, { contextSize: 32 * KiB });
       for (const data of messages) {
-        expect(client.inflate(server.deflate(data), true, 64 * KiB)).to.deep.equal(bytesOf(data));
-        expect(server.inflate(client.deflate(data), true, 64 * KiB)).to.deep.equal(bytesOf(data));
+        expect(await decodeOne(client, server.deflate(data), 64 * KiB)).to.deep.equal(bytesOf(data));
+        expect(await decodeOne(server, client.deflate(data), 64 * KiB)).to.deep.equal(bytesOf(data));
       }
+      server.close();
+      client.close();
     }), { numRuns: 200 });
   });
 
@@ -670,14 +710,16 @@ describe('PerMessageDeflate: round trips', () => {
   });
 
   it('inflates a message fed in pieces cut anywhere, empty pieces included, as the frames arrive', () => {
-    fc.assert(fc.property(paramsArb, fc.array(fc.tuple(messageArb, fc.array(fc.nat(7000), { maxLength: 6 })), { minLength: 1, maxLength: 5 }),
-      (params, messages) => {
+    return fc.assert(fc.asyncProperty(paramsArb, fc.array(fc.tuple(messageArb, fc.array(fc.nat(7000), { maxLength: 6 })), { minLength: 1, maxLength: 5 }),
+      async (params, messages) => {
         const { server, client } = pair(params);
         for (const [data, cuts] of messages) {
           const compressed = server.deflate(data);
-          expect(inflatePieces(client, cut(compressed, cuts))).to.deep.equal(bytesOf(data));
+          expect(await decodePieces(client, cut(compressed, cuts))).to.deep.equal(bytesOf(data));
           expect(client.receivingMessage).to.equal(false);
         }
+        server.close();
+        client.close();
       }), { numRuns: 200 });
   });
 
@@ -771,27 +813,31 @@ describe('PerMessageDeflate: windows', () => {
     });
   }
 
-  it('refers back into earlier messages within the agreed window, so a peer keeping only that window inflates them', () => {
+  it('refers back into earlier messages within the agreed window, so a peer keeping only that window inflates them', async () => {
     for (const bits of [8, 9, 11, 15]) {
       const { server, client } = pair(P({ serverMaxWindowBits: bits }), { contextSize: 32 * KiB });
       const block = pattern(3000, 13);
       for (let i = 0; i < 4; i++) {
         // The client keeps exactly 2^bits bytes of window: a reference further back fails.
-        expect(client.inflate(server.deflate(block), true, MiB), `${bits} bits, message ${i}`).to.deep.equal(block);
+        expect(await decodeOne(client, server.deflate(block), MiB), `${bits} bits, message ${i}`).to.deep.equal(block);
       }
+      client.close();
     }
   });
 
-  it('inflates with the full 32 KiB window whatever was agreed, exactly as a 15-bit zlib stream decides', () => {
-    // The peer agreed to 9 bits (512 bytes) but its second message refers 700 bytes back: a larger
-    // window decodes everything a smaller one would, and the same as a 15-bit stream kept across
-    // messages (a smaller one's verdict on such a reference depends on where zlib's output chunks
-    // happened to fall).
+  it('refuses a reference into an earlier message beyond a narrower agreed window (1007), as a zlib stream with that window does', async () => {
+    // The peer agreed to 9 bits (512 bytes) but its second message refers 700 bytes back.
     const first = Buffer.concat([pattern(300, 5), pattern(400, 6)]);
     const second = zlib.deflateRawSync(pattern(300, 5), { dictionary: first, finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
     const narrow = pair(P({ serverMaxWindowBits: 9 })).client;
-    narrow.inflate(pair(P()).server.deflate(first), true, MiB);
-    expect(narrow.inflate(second, true, MiB)).to.deep.equal(pattern(300, 5));
+    expect(await decodeOne(narrow, pair(P()).server.deflate(first), MiB)).to.deep.equal(first);
+    const error = await decodeOne(narrow, second, MiB).then(() => undefined, (err: unknown) => err);
+    expect(error).to.be.instanceOf(WebSocketProtocolError).with.property('code', 'WS_ERR_INVALID_COMPRESSED_DATA');
+    // With the full window the same bytes are fine.
+    const wide = pair(P()).client;
+    wide.inflate(pair(P()).server.deflate(first), true, MiB);
+    expect(wide.inflate(second, true, MiB)).to.deep.equal(pattern(300, 5));
+    narrow.close();
   });
 
   it('refuses a back-reference beyond the data received so far (1007)', () => {
@@ -971,11 +1017,12 @@ describe('interop with node:zlib', () => {
       try {
         for (const data of messages) {
           const bytes = bytesOf(data);
-          expect(ours.inflate(await theirs.deflate(bytes), true, MiB), 'server to client').to.deep.equal(bytes);
+          expect(await decodeOne(ours, await theirs.deflate(bytes), MiB), 'server to client').to.deep.equal(bytes);
           expect(await theirs.inflate(ours.deflate(bytes)), 'client to server').to.deep.equal(bytes);
         }
       } finally {
         theirs.close();
+        ours.close();
       }
     }), { numRuns: 60 });
   });
@@ -1069,7 +1116,14 @@ class DeflatePeer {
     this.codec?.close();
   }
 
+  /** Frames that arrived while the codec was still decoding a message (it answers later for some). */
+  private held: Frame[] | undefined;
+
   private onFrame(frame: Frame): void {
+    if (this.held !== undefined) {
+      this.held.push({ ...frame, payload: Buffer.from(frame.payload) });
+      return;
+    }
     if (frame.opcode >= Opcode.Close) return;
     if (frame.opcode !== Opcode.Continuation) {
       this.message = { binary: frame.opcode === Opcode.Binary, compressed: frame.rsv1, parts: [], frames: 0 };
@@ -1082,22 +1136,40 @@ class DeflatePeer {
       return;
     }
     message.frames++;
+    if (!message.compressed) {
+      message.parts.push(Buffer.from(frame.payload));
+      if (frame.fin) this.complete(message);
+      return;
+    }
+    let out: Buffer | undefined | typeof PENDING;
     try {
-      if (message.compressed) {
-        const out = (this.codec as PerMessageDeflate).inflate(frame.payload, frame.fin, 64 * MiB);
-        if (out !== undefined) message.parts.push(out);
-      } else {
-        message.parts.push(Buffer.from(frame.payload));
-      }
+      out = (this.codec as PerMessageDeflate).decode(frame.payload, frame.fin, 64 * MiB, (error, payload) => {
+        if (error !== null) this.problems.push(`inflate: ${error.message}`);
+        else message.parts.push(payload as Buffer);
+        this.complete(message);
+        // Then the frames that waited, in order.
+        const held = this.held ?? [];
+        this.held = undefined;
+        for (const next of held) this.onFrame(next);
+      });
     } catch (error) {
       this.problems.push(`inflate: ${(error as Error).message}`);
+      this.wake();
+      return;
     }
-    if (frame.fin) {
-      const received = { data: Buffer.concat(message.parts), binary: message.binary, compressed: message.compressed, frames: message.frames };
-      this.received.push(received);
-      this.message = undefined;
-      this.onMessage?.(received);
+    if (out === PENDING) {
+      this.held = [];
+    } else {
+      if (out !== undefined) message.parts.push(out);
+      if (frame.fin) this.complete(message);
     }
+  }
+
+  private complete(message: { binary: boolean; compressed: boolean; parts: Buffer[]; frames: number }): void {
+    const received = { data: Buffer.concat(message.parts), binary: message.binary, compressed: message.compressed, frames: message.frames };
+    this.received.push(received);
+    this.message = undefined;
+    this.onMessage?.(received);
     this.wake();
   }
 
@@ -1281,7 +1353,7 @@ describe('interop with ws over loopback', function () {
     expect(extensions).to.equal('permessage-deflate');
   });
 
-  it('serves a ws client that asks for an 8-bit server window and a 10-bit client window', async () => {
+  it('serves a ws client that asks for an 8-bit server window (for our compressor) and a 10-bit client window', async () => {
     const server = await ourServer({});
     const extensions = await wsClientExchange(server.url, { serverMaxWindowBits: 8, clientMaxWindowBits: 10 });
     expect(server.agreed).to.deep.equal([P({ serverMaxWindowBits: 8, clientMaxWindowBits: 10 })]);
