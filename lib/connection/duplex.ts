@@ -48,7 +48,7 @@ class WebSocketDuplex extends Duplex {
     ws.on('drain', () => { this.drained(); });
     ws.on('error', (error) => {
       this.failed = true;
-      if (!this.destroyed) this.destroy(error);
+      this.fail(error);
     });
     ws.on('close', (code, reason) => { this.connectionClosed(code, reason); });
   }
@@ -130,11 +130,29 @@ class WebSocketDuplex extends Duplex {
   private connectionClosed(code: number, reason: string): void {
     const waiting = this.waitingWrite;
     this.waitingWrite = undefined;
-    waiting?.(new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the connection closed before the message was sent'));
-    if (this.destroyed) return;
+    if (isNormalClose(code)) {
+      // The waiting message was queued before our close frame, and a normal close means the
+      // queue went out.
+      waiting?.();
+      if (!this.destroyed) this.push(null);
+      return;
+    }
     // A lost or failed connection must not look like a complete stream.
-    if (isNormalClose(code)) this.push(null);
-    else this.destroy(new ConnectionClosedError(code, reason));
+    const error = new ConnectionClosedError(code, reason);
+    this.fail(error);
+    // Destroyed already: the write's error is not emitted a second time.
+    waiting?.(error);
+  }
+
+  /**
+   * Destroys the stream because of `error`, emitted only to 'error' listeners (pipeline() and
+   * async iteration have them), as the connection's own 'error' is: a peer dropping the
+   * connection must not crash a program that did not listen. Unlistened, the stream closes
+   * without 'end'.
+   */
+  private fail(error: Error): void {
+    if (this.destroyed) return;
+    this.destroy(this.listenerCount('error') > 0 ? error : undefined);
   }
 }
 
