@@ -156,7 +156,8 @@ describe('createWebSocketStream', () => {
     let ended = false;
     duplex.on('end', () => { ended = true; });
     duplex.resume();
-    const duplexClosed = withTimeout(once(duplex, 'close'), 5000, "the stream's close");
+    // Not events.once(): it would listen for 'error' itself.
+    const duplexClosed = withTimeout(new Promise((resolve) => { duplex.on('close', resolve); }), 5000, "the stream's close");
     server.terminate();
     await duplexClosed;
     expect([duplex.destroyed, ended, duplex.readableEnded]).to.deep.equal([true, false, false]);
