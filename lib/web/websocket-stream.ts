@@ -193,6 +193,9 @@ export class WebSocketStream {
       case ReadyState.OPEN:
         this.#state = ReadyState.CLOSING;
         (this.#connection as Connection).close(code, code === undefined ? undefined : reason);
+        // Messages are no longer handed over: read on, so the peer's close frame is seen even if
+        // the readable was full.
+        this.#resume();
         return;
       default:
     }

@@ -138,6 +138,32 @@ describe('WebSocketStream (Node side)', () => {
     expect(received).to.equal(total);
   });
 
+  it('closes cleanly while a full readable holds the socket paused: close() reads on to the peer\'s close frame', async function () {
+    this.timeout(60_000);
+    const payload = Buffer.alloc(MiB, 1);
+    const sender = { sent: 0, waiting: false };
+    const url = await listen((ws) => {
+      const pump = (): void => {
+        sender.waiting = false;
+        while (ws.readyState === 1) {
+          sender.sent += payload.length;
+          if (!ws.send(payload)) {
+            sender.waiting = true;
+            ws.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    });
+    // A close timeout far beyond the wait below: only reading on can finish the handshake in time.
+    const wss = new WebSocketStream(url, { closeTimeout: 120_000 });
+    await within(wss.opened, 'the connection to open');
+    await stalled(() => sender.sent, () => sender.waiting, () => false, () => undefined);
+    wss.close({ closeCode: 4000 });
+    expect(await within(wss.closed, 'the close')).to.deep.equal({ closeCode: 4000, reason: '' });
+  });
+
   it('keeps the messages that came before the close frame readable after closed resolved', async () => {
     const wss = new WebSocketStream(`${peer.base}/burst-close`);
     const { readable } = await within(wss.opened, 'the connection to open');
