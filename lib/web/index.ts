@@ -3,7 +3,9 @@
  * in browsers and Node alike. The WHATWG WebSocket (EventTarget), WebSocketStream (Web Streams
  * with backpressure both ways), their events and errors.
  */
-export { type BinaryType, type EventHandler, WebSocket, type WebSocketData, type WebSocketOptions } from './websocket';
+export {
+  type BinaryType, type EventHandler, WebSocket, type WebSocketData, type WebSocketEventMap, type WebSocketOptions,
+} from './websocket';
 export {
   DEFAULT_READABLE_HIGH_WATER_MARK, type WebSocketClosedInfo, type WebSocketOpenInfo, WebSocketStream,
   type WebSocketStreamChunk, type WebSocketStreamOptions,

@@ -31,8 +31,28 @@ export type WebSocketData = string | ArrayBuffer | ArrayBufferView | Blob;
  */
 export type WebSocketOptions = Omit<ClientOptions, 'protocols'>;
 
+/** The events a WebSocket dispatches, by type. */
+export interface WebSocketEventMap {
+  open: Event;
+  /** `data`: a string for text; a Blob, an ArrayBuffer or a Buffer for binary, per `binaryType`. */
+  message: MessageEvent<string | Blob | ArrayBuffer | Buffer>;
+  /** Fired before `close` when the connection failed; `error` is the cause (Node only). */
+  error: ErrorEvent;
+  close: CloseEvent;
+}
+
 /** An event handler attribute's value (`onmessage` and the others). */
-export type EventHandler = ((this: WebSocket, event: Event) => unknown) | null;
+export type EventHandler<E extends Event = Event> = ((this: WebSocket, event: E) => unknown) | null;
+
+type Listener<E extends Event> = ((this: WebSocket, event: E) => unknown) | { handleEvent(event: E): unknown } | null;
+
+// Typed listeners, as browsers' typings give them: `event.data`, `event.code` without casts.
+export interface WebSocket {
+  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: Listener<WebSocketEventMap[K]>, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: Listener<Event>, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: Listener<WebSocketEventMap[K]>, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: Listener<Event>, options?: boolean | EventListenerOptions): void;
+}
 
 const BINARY_TYPES: ReadonlySet<string> = new Set(['blob', 'arraybuffer', 'nodebuffer']);
 const ABNORMAL_CLOSURE = 1006;
@@ -159,12 +179,12 @@ export class WebSocket extends EventTarget {
 
   get onopen(): EventHandler { return this.#handler('open'); }
   set onopen(handler: EventHandler) { this.#setHandler('open', handler); }
-  get onmessage(): EventHandler { return this.#handler('message'); }
-  set onmessage(handler: EventHandler) { this.#setHandler('message', handler); }
-  get onerror(): EventHandler { return this.#handler('error'); }
-  set onerror(handler: EventHandler) { this.#setHandler('error', handler); }
-  get onclose(): EventHandler { return this.#handler('close'); }
-  set onclose(handler: EventHandler) { this.#setHandler('close', handler); }
+  get onmessage(): EventHandler<WebSocketEventMap['message']> { return this.#handler('message'); }
+  set onmessage(handler: EventHandler<WebSocketEventMap['message']>) { this.#setHandler('message', handler as EventHandler); }
+  get onerror(): EventHandler<ErrorEvent> { return this.#handler('error'); }
+  set onerror(handler: EventHandler<ErrorEvent>) { this.#setHandler('error', handler as EventHandler); }
+  get onclose(): EventHandler<CloseEvent> { return this.#handler('close'); }
+  set onclose(handler: EventHandler<CloseEvent>) { this.#setHandler('close', handler as EventHandler); }
 
   get [Symbol.toStringTag](): string {
     return 'WebSocket';
@@ -186,8 +206,9 @@ export class WebSocket extends EventTarget {
       const bytes = bytesOfBufferSource(data);
       item = { data: bytes, isBinary: true, size: bytes.length };
     } else if (data instanceof Blob) {
-      const read = data.arrayBuffer();
-      // Awaited in order below; a read that fails meanwhile must not count as unhandled.
+      // Read only if it is to be sent; awaited in order below, so a read that fails meanwhile
+      // must not count as unhandled.
+      const read = this.#sending() ? data.arrayBuffer() : Promise.resolve(new ArrayBuffer(0));
       read.catch(noop);
       item = { data: read, isBinary: true, size: data.size };
     } else {
@@ -346,8 +367,8 @@ export class WebSocket extends EventTarget {
 
   // --- event handler attributes ----------------------------------------------------------------
 
-  #handler(type: string): EventHandler {
-    return this.#handlers.get(type)?.handler ?? null;
+  #handler<E extends Event>(type: string): EventHandler<E> {
+    return (this.#handlers.get(type)?.handler ?? null) as EventHandler<E>;
   }
 
   /** HTML event handler attributes: one listener per type, added when first set, removed on null. */

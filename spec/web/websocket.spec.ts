@@ -249,6 +249,19 @@ describe('WHATWG WebSocket (Node side)', () => {
     expect(() => { (ws.send as () => void)(); }).to.throw(TypeError);
   });
 
+  it('types its events as browsers\' typings do: data, code and error without casts', async () => {
+    const ws = open('/echo');
+    const seen: unknown[] = [];
+    ws.onopen = () => { ws.send('typed'); };
+    ws.addEventListener('message', (event) => {
+      const data: string | Blob | ArrayBuffer | Buffer = event.data;
+      seen.push(data);
+      ws.close(1000);
+    });
+    const closeCode = await within(new Promise<number>((resolve) => { ws.onclose = (event) => { resolve(event.code); }; }), 'the close');
+    expect([seen, closeCode]).to.deep.equal([['typed'], 1000]);
+  });
+
   it('keeps only functions as event handler attributes', () => {
     const ws = open('/echo');
     ws.onmessage = 'not a function' as unknown as null;
