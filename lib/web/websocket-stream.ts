@@ -132,19 +132,25 @@ export class WebSocketStream {
     }
     this.#highWaterMark = mark;
     resolveConnectionOptions(connectOptions, 'client');
-    if (signal !== undefined && signal !== null) {
-      if (signal.aborted) {
-        this.#state = ReadyState.CLOSED;
-        const error = abortError(signal.reason);
-        this.#opened.reject(error);
-        this.#closed.reject(error);
-        return;
-      }
-      signal.addEventListener('abort', () => { this.#aborted(signal.reason); }, { once: true });
+    if (signal?.aborted === true) {
+      this.#state = ReadyState.CLOSED;
+      const error = abortError(signal.reason);
+      this.#opened.reject(error);
+      this.#closed.reject(error);
+      return;
     }
+    // The signal aborts the handshake only: its listener goes once the handshake ended.
+    const onAbort = (): void => { this.#aborted(signal?.reason); };
+    signal?.addEventListener('abort', onAbort, { once: true });
     connect(this.#url, { ...connectOptions, protocols, signal: this.#abort.signal }).then(
-      (connection) => { this.#established(connection, protocols); },
-      (error: unknown) => { this.#refused(error); },
+      (connection) => {
+        signal?.removeEventListener('abort', onAbort);
+        this.#established(connection, protocols);
+      },
+      (error: unknown) => {
+        signal?.removeEventListener('abort', onAbort);
+        this.#refused(error);
+      },
     );
   }
 

@@ -122,14 +122,21 @@ export class WebSocket extends EventTarget {
     if (options === null || typeof options !== 'object') throw new TypeError('WebSocket: options must be an object');
     // The connection options are checked here, where the program wrote them.
     resolveConnectionOptions(options, 'client');
+    // The program's signal aborts the handshake only; its listener goes once the handshake ended,
+    // so a long-lived signal does not collect one per connection.
     const signal = options.signal;
-    if (signal !== undefined && signal !== null) {
-      if (signal.aborted) this.#abort.abort(signal.reason);
-      else signal.addEventListener('abort', () => { this.#abort.abort(signal.reason); }, { once: true });
-    }
+    const onAbort = (): void => { this.#abort.abort(signal?.reason); };
+    if (signal?.aborted === true) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     connect(this.#url, { ...options, protocols: offered, signal: this.#abort.signal }).then(
-      (connection) => { this.#opened(connection, offered); },
-      (error: unknown) => { this.#refused(error); },
+      (connection) => {
+        signal?.removeEventListener('abort', onAbort);
+        this.#opened(connection, offered);
+      },
+      (error: unknown) => {
+        signal?.removeEventListener('abort', onAbort);
+        this.#refused(error);
+      },
     );
   }
 

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
+import { getEventListeners, once } from 'node:events';
 import * as net from 'node:net';
 import { connect } from '../../lib/client';
 import { WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
@@ -214,6 +214,17 @@ describe('WHATWG WebSocket (Node side)', () => {
     const events = record(ws);
     controller.abort();
     expect((await events).map((event) => event.type)).to.deep.equal(['error', 'close']);
+  });
+
+  it('lets go of the options signal once the handshake ended: a long-lived signal collects no listeners', async () => {
+    const controller = new AbortController();
+    const ws = open('/echo', [], { signal: controller.signal });
+    expect(getEventListeners(controller.signal, 'abort')).to.have.length(1);
+    await opened(ws);
+    expect(getEventListeners(controller.signal, 'abort')).to.have.length(0);
+    // Aborting after the handshake does nothing: close() ends a connection.
+    controller.abort();
+    expect(ws.readyState).to.equal(WebSocket.OPEN);
   });
 
   it('does not dispatch messages that arrive after close(), where the Node API delivers them', async () => {
