@@ -79,6 +79,7 @@ export {
   type WebSocketEvents,
 } from './connection/websocket';
 export { Scheduler } from './connection/scheduler';
+export { createWebSocketStream, type WebSocketDuplexOptions } from './connection/duplex';
 export {
   type VerifyCallback, type VerifyInfo, type VerifyResult, WebSocketServer, type WebSocketServerEvents, type WebSocketServerOptions,
 } from './server';
