@@ -16,6 +16,11 @@ import * as implementation from 'readable-stream';
 export const Readable = implementation.Readable as unknown as typeof node.Readable;
 export type Readable = node.Readable;
 
+/** readable-stream's Duplex, typed as Node's. */
+export const Duplex = implementation.Duplex as unknown as typeof node.Duplex;
+export type Duplex = node.Duplex;
+export type DuplexOptions = node.DuplexOptions;
+
 /** readable-stream's Transform, typed as Node's. */
 export const Transform = implementation.Transform as unknown as typeof node.Transform;
 export type Transform = node.Transform;

@@ -9,7 +9,7 @@
  * on every Node version the package supports, and `pipeline()` (node's or readable-stream's)
  * takes it all the same.
  */
-import { Duplex, type DuplexOptions } from 'readable-stream';
+import { Duplex, type DuplexOptions } from '../streams';
 import { ConnectionClosedError, WebSocketUsageError } from '../errors';
 import { ReadyState, type WebSocket } from './websocket';
 
