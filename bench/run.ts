@@ -17,6 +17,7 @@ import { benchDecode } from './decode';
 import { benchEcho } from './echo';
 import { benchEncode } from './encode';
 import { benchMemory } from './memory';
+import { benchPubsub } from './pubsub';
 import { benchUnmask } from './unmask';
 import {
   formatFigure, formatTable, parseSettings, ratioSpread, ratioText, type Row, type Settings, targetText,
@@ -32,6 +33,7 @@ const SECTIONS: ReadonlyArray<[string, (settings: Settings) => Promise<Row[]>]> 
   ['unmask', benchUnmask],
   ['memory', benchMemory],
   ['echo', benchEcho],
+  ['pubsub', benchPubsub],
 ];
 
 function escapeXml(text: string): string {
