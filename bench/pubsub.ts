@@ -280,9 +280,11 @@ async function serverChild(mode: ServerMode, kind: Kind | 'raw'): Promise<void> 
     },
     baseline: () => heldMemory(),
     slow: async () => {
-      const data = randomBytes(SLOW_SIZE);
+      const template = randomBytes(SLOW_SIZE);
       for (let sent = 0; sent < SLOW_MESSAGES;) {
-        for (let i = 0; i < SLOW_PER_TURN && sent < SLOW_MESSAGES; i++, sent++) publish(data);
+        // A fresh Buffer per message, as real messages are: a queue of references to one shared
+        // Buffer would cost almost nothing and hide what queuing costs.
+        for (let i = 0; i < SLOW_PER_TURN && sent < SLOW_MESSAGES; i++, sent++) publish(Buffer.from(template));
         await new Promise((resolve) => { setImmediate(resolve); });
       }
       // What the sockets can still hand to the kernel goes now.
@@ -602,8 +604,14 @@ async function floorRow(c: FanoutCase, rounds: number): Promise<Row> {
   }
 }
 
-/** Deliveries of `count` messages, one in flight at a time, from a client of A to `subscribers` clients of B. */
-async function latencyRun(portA: number, portB: number, subscribers: number, count: number): Promise<number[]> {
+/** A publisher connected to process A and readers connected to process B, for the latency rows. */
+interface LatencyRig {
+  publisher: WsClient;
+  readers: WsClient[];
+  close(): void;
+}
+
+async function latencyRig(portA: number, portB: number, subscribers: number): Promise<LatencyRig> {
   const open = (port: number): Promise<WsClient> => new Promise((resolve, reject) => {
     const ws = new WsClient(`ws://127.0.0.1:${port}/chat`, { perMessageDeflate: false });
     ws.once('open', () => { resolve(ws); });
@@ -611,41 +619,48 @@ async function latencyRun(portA: number, portB: number, subscribers: number, cou
   });
   const publisher = await open(portA);
   const readers = await Promise.all(Array.from({ length: subscribers }, () => open(portB)));
+  return { publisher, readers, close: () => { for (const ws of [publisher, ...readers]) ws.terminate(); } };
+}
+
+/**
+ * Latencies of `count` messages, one in flight at a time, from the rig's publisher to each of its
+ * readers (milliseconds). With `probe`, first sends messages until one crosses: Redis keeps no
+ * backlog, so a message published before B's subscription is live is lost.
+ */
+async function latencyRun(rig: LatencyRig, count: number, probe: boolean): Promise<number[]> {
   const latencies: number[] = [];
   let current = '';
   let sentAt = 0;
   let pending = 0;
   let done: (() => void) | undefined;
-  for (const reader of readers) {
-    reader.on('message', (data: Buffer) => {
-      if (data.toString() !== current) return;
-      latencies.push(performance.now() - sentAt);
-      if (--pending === 0) done?.();
-    });
-  }
-  const one = async (text: string, timeoutMs: number): Promise<boolean> => {
+  const onMessage = (data: Buffer): void => {
+    if (data.toString() !== current) return;
+    latencies.push(performance.now() - sentAt);
+    if (--pending === 0) done?.();
+  };
+  for (const reader of rig.readers) reader.on('message', onMessage);
+  const one = (text: string, timeoutMs: number): Promise<boolean> => {
     current = text;
-    pending = readers.length;
+    pending = rig.readers.length;
     const arrived = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => { resolve(false); }, timeoutMs);
       done = () => { clearTimeout(timer); resolve(true); };
     });
     sentAt = performance.now();
-    publisher.send(text);
+    rig.publisher.send(text);
     return arrived;
   };
   try {
-    // Until B's subscription is live everywhere (Redis has no backlog: early messages are lost).
-    let probe = 0;
-    while (!await one(`probe ${probe++} ${'x'.repeat(40)}`, 200)) if (probe > 100) throw new Error('no message crossed over Redis');
-    for (let i = 0; i < 50; i++) await one(`warm ${i} ${'x'.repeat(50)}`, 5_000);
+    let probes = 0;
+    while (probe && !await one(`probe ${probes++} ${'x'.repeat(40)}`, 200)) if (probes > 100) throw new Error('no message crossed over Redis');
+    for (let i = 0; i < 20; i++) await one(`warm ${i} ${'x'.repeat(50)}`, 5_000);
     latencies.length = 0;
     for (let i = 0; i < count; i++) {
       if (!await one(`m${String(i).padStart(6, '0')} ${'x'.repeat(56)}`, 5_000)) throw new Error(`message ${i} did not reach every subscriber`);
     }
     return [...latencies];
   } finally {
-    for (const ws of [publisher, ...readers]) ws.terminate();
+    for (const reader of rig.readers) reader.off('message', onMessage);
   }
 }
 
@@ -658,17 +673,25 @@ async function benchLatency(settings: Settings, kinds: Kind[]): Promise<Row[]> {
   const { RedisServer } = require(REDIS_SUPPORT) as typeof import('../spec/support/redis');
   let redis: import('../spec/support/redis').RedisServer | undefined;
   const servers: Server[] = [];
+  const rigs: Partial<Record<Kind, LatencyRig>> = {};
   try {
     redis = await RedisServer.start();
-    const results: Partial<Record<Kind, number[]>> = {};
     for (const kind of kinds) {
       const a = await startServer(['--chat', kind, redis.url], kind);
       servers.push(a);
       const b = await startServer(['--chat', kind, redis.url], kind);
       servers.push(b);
-      results[kind] = await latencyRun(a.port, b.port, 10, settings.quick ? 300 : 2_000);
+      rigs[kind] = await latencyRig(a.port, b.port, 10);
     }
-    const figure = (values: number[] | undefined): Row['ours'] => values === undefined ? undefined : {
+    // Alternating rounds, so both sides see the same machine load.
+    const rounds = settings.quick ? 2 : 6;
+    const perRound = settings.quick ? 200 : 400;
+    const results: Record<Kind, number[]> = { ours: [], ws: [] };
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? kinds : [...kinds].reverse();
+      for (const kind of order) results[kind].push(...await latencyRun(rigs[kind] as LatencyRig, perRound, round === 0));
+    }
+    const figure = (values: number[]): Row['ours'] => values.length === 0 ? undefined : {
       value: quantile(values, 0.5) * 1000, unit: 'µs p50', secondary: { value: quantile(values, 0.99) * 1000, unit: 'µs p99' },
     };
     process.stderr.write(' done\n');
@@ -684,6 +707,7 @@ async function benchLatency(settings: Settings, kinds: Kind[]): Promise<Row[]> {
     process.stderr.write(' error\n');
     return [{ group: 'pubsub', title, status: 'error', note: (err as Error).message }];
   } finally {
+    for (const rig of Object.values(rigs)) rig?.close();
     await Promise.all(servers.map((s) => s.child.stop()));
     await redis?.dispose();
   }

@@ -24,7 +24,6 @@
 import { Opcode } from '../constants';
 import { WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import { firstByte, type FrameInput, headerLength, writeHeader } from '../frame/frame';
-import { ZERO_COPY_MIN } from '../frame/serializer';
 import { type MessageExtension, PENDING } from '../message/extension';
 import type { HeldFrames } from '../message/serializer';
 import { isValidUtf8 } from '../message/utf8';
@@ -169,8 +168,8 @@ class Outgoing {
     this.isBinary = isBinary;
     this.fragmentSize = fragmentSize;
     const frames = payload.length <= fragmentSize ? 1 : Math.ceil(payload.length / fragmentSize);
-    // Header and payload in one chunk per frame, or two from ZERO_COPY_MIN bytes on.
-    const chunks = payload.length >= ZERO_COPY_MIN ? 2 * frames : frames;
+    // Header and payload in one chunk per frame, or two above SHARED_COPY_MAX.
+    const chunks = Math.min(payload.length, fragmentSize) > SHARED_COPY_MAX ? 2 * frames : frames;
     this.size = payload.length + frames * headerLength(Math.min(payload.length, fragmentSize), false) + chunks * CHUNK_COST;
   }
 
@@ -218,9 +217,17 @@ function frameInputs(payload: Buffer, opcode: number, rsvBits: number, fragmentS
 }
 
 /**
+ * Frames with payloads up to this size are copied next to their header, into one Buffer: the copy
+ * is made once per publish, while each extra chunk costs every subscriber a queue entry (and its
+ * socket a buffered write). Larger payloads go out as the publisher's own bytes behind a header,
+ * so a huge message is never held twice.
+ */
+const SHARED_COPY_MAX = 64 * 1024;
+
+/**
  * The wire bytes of a message's frames, unmasked (RFC 6455 §5.1: servers never mask), as chunks
- * every subscriber can share: header and payload in one Buffer, or, for a payload of
- * ZERO_COPY_MIN bytes or more, the header alone followed by a view of the payload (no copy).
+ * every subscriber can share: header and payload in one Buffer, or, for a payload over
+ * SHARED_COPY_MAX bytes, the header alone followed by a view of the payload (no copy).
  */
 function serializeFrames(payload: Buffer, opcode: number, rsvBits: number, fragmentSize: number): Buffer[] {
   const chunks: Buffer[] = [];
@@ -229,12 +236,14 @@ function serializeFrames(payload: Buffer, opcode: number, rsvBits: number, fragm
     const length = bytes.length;
     const head = headerLength(length, false);
     const first = firstByte(frame.fin !== false, frame.rsv1 === true, frame.rsv2 === true, frame.rsv3 === true, frame.opcode);
-    if (length >= ZERO_COPY_MIN) {
-      const header = Buffer.allocUnsafe(head);
+    if (length > SHARED_COPY_MAX) {
+      const header = Buffer.allocUnsafeSlow(head);
       writeHeader(header, 0, first, length, -1);
       chunks.push(header, bytes);
     } else {
-      const out = Buffer.allocUnsafe(head + length);
+      // Its own memory, not a slice of Node's shared 8 KiB pool: a frame may wait long in a slow
+      // subscriber's queue, and a pooled slice would keep its whole slab alive.
+      const out = Buffer.allocUnsafeSlow(head + length);
       writeHeader(out, 0, first, length, -1);
       bytes.copy(out, head);
       chunks.push(out);

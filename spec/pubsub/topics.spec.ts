@@ -672,11 +672,17 @@ describe('WebSocketServer topics', () => {
 
     it('compresses for each subscriber in its own order when the server keeps a context', async () => {
       await server({ perMessageDeflate: { threshold: 0 } });
-      const serverSide = accepted(2, ['z']);
-      const clients = [new WsClient(url, { perMessageDeflate: true }), new WsClient(url, { perMessageDeflate: true })];
+      const serverSide = accepted(3, ['z']);
+      // The third asks for no server context takeover: it alone may share an encoding.
+      const clients = [
+        new WsClient(url, { perMessageDeflate: true }),
+        new WsClient(url, { perMessageDeflate: true }),
+        new WsClient(url, { perMessageDeflate: { serverNoContextTakeover: true } }),
+      ];
       for (const c of clients) cleanup.push(() => { c.terminate(); });
       await Promise.all(clients.map((c) => once(c, 'open')));
-      await serverSide;
+      const subs = await serverSide;
+      expect(subs.map((s) => s.extensions.includes('server_no_context_takeover'))).to.deep.equal([false, false, true]);
       const got = clients.map((c) => messages(c, 5));
       // The same text five times: with context takeover the later ones refer back to the first.
       for (let i = 0; i < 5; i++) wss.publish('z', TEXT);
