@@ -304,6 +304,22 @@ describe('pubsub/topics', () => {
       expect(topics.stats).to.include({ published: 1, received: 1 });
     });
 
+    it('does not deliver a broker message that arrives after the last local subscriber left', async () => {
+      const broker = new RecordingBroker();
+      const topics = registry({ broker });
+      const gone = new SessionSubscriber();
+      const other = new SessionSubscriber();
+      topics.subscribe(gone, 't');
+      topics.subscribe(other, 'u');
+      topics.unsubscribe(gone, 't');
+      // The broker's UNSUBSCRIBE may still be in flight: a message for 't' can arrive meanwhile.
+      expect(topics.deliver('t', Buffer.from('late'), false)).to.equal(0);
+      await tick();
+      expect(gone.frames).to.deep.equal([]);
+      expect(other.frames).to.deep.equal([]);
+      expect(broker.calls).to.deep.equal(['+t', '+u', '-t']);
+    });
+
     it('drops (and counts) text from the broker that is not valid UTF-8', async () => {
       const topics = registry();
       const sub = new SessionSubscriber();
