@@ -75,8 +75,15 @@ function primary(options: ClusterOptions & { redisUrl: string }): void {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Said once every worker listens: from then on connections are spread over all of them.
+  let listening = 0;
+  const onListening = (): void => {
+    if (++listening < count) return;
+    cluster.off('listening', onListening);
+    console.log(`wsframe demo: ${count} workers on http://${options.host}:${options.port}/, /chat shared through ${options.redisUrl}`);
+  };
+  cluster.on('listening', onListening);
   for (let i = 0; i < count; i++) fork();
-  console.log(`wsframe demo: ${count} workers on http://${options.host}:${options.port}/, /chat shared through ${options.redisUrl}`);
 }
 
 if (require.main === module) {

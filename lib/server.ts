@@ -90,7 +90,8 @@ export interface WebSocketServerOptions extends ConnectionOptions {
   maxSubscriberBuffer?: number;
   /**
    * What happens to a subscriber past `maxSubscriberBuffer`: `'close'` (1008, the default),
-   * `'drop'` (the message is skipped and counted), or your function, called instead of queuing.
+   * `'drop'` (the message is skipped and counted), or your function, called instead of queuing
+   * (what it throws is emitted as the server's `'error'`).
    */
   slowSubscriber?: SlowSubscriberPolicy<WebSocket>;
 }
@@ -109,8 +110,9 @@ export interface WebSocketServerEvents {
   /** A handshake was refused (with the HTTP status in `error.status`). */
   rejected: [error: Error, request: http.IncomingMessage];
   /**
-   * The standalone http server failed, or a `'connection'` listener threw (the connection is then
-   * closed with 1011). Without a listener, the error is thrown, as Node's own servers do.
+   * The standalone http server failed, a `'connection'` listener threw (the connection is then
+   * closed with 1011), or a `slowSubscriber` function threw. Without a listener, the error is
+   * thrown, as Node's own servers do.
    */
   error: [error: Error];
   close: [];
