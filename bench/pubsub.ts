@@ -60,6 +60,12 @@ interface FanoutCase {
   target: number;
   /** Also measure the plain socket.write floor. */
   floor?: boolean;
+  /**
+   * Instead of the server publishing `burst` messages itself, this many client connections send
+   * one message each at the same moment, and the server publishes what it receives (a chat): the
+   * messages arrive in one turn of the server's event loop, or a few.
+   */
+  publishers?: number;
 }
 
 const FANOUT_SIZE = 64;
@@ -68,6 +74,7 @@ const FANOUT_CASES: readonly FanoutCase[] = [
   { title: 'fan-out 64 B to 2,000 subscribers, one publish at a time', mode: 'fanout', subscribers: 2_000, burst: 1, turns: 40, target: 3, floor: true },
   { title: 'fan-out 64 B to 10,000 subscribers, one publish at a time', mode: 'fanout', subscribers: 10_000, burst: 1, turns: 10, target: 3, floor: true },
   { title: 'fan-out 64 B to 2,000 subscribers, 10 publishes per turn', mode: 'fanout', subscribers: 2_000, burst: 10, turns: 8, target: 3 },
+  { title: 'fan-out 64 B to 2,000 subscribers, 10 clients sending at once', mode: 'fanout', subscribers: 2_000, burst: 10, turns: 8, target: 3, publishers: 10 },
   { title: 'fan-out 4 KiB JSON to 2,000 subscribers, permessage-deflate', mode: 'deflate', subscribers: 2_000, burst: 1, turns: 10, target: 3 },
 ];
 const SLOW_MESSAGES = 10_000;
@@ -224,7 +231,13 @@ async function serverChild(mode: ServerMode, kind: Kind | 'raw'): Promise<void> 
       ...(mode === 'deflate' ? { perMessageDeflate: { serverNoContextTakeover: true } } : {}),
     });
     let first: { messageExtension?: { sharedEncoding?: string } } | undefined;
-    wss.on('connection', (ws) => { first ??= ws; ws.subscribe(TOPIC); });
+    wss.on('connection', (ws) => {
+      first ??= ws;
+      ws.subscribe(TOPIC);
+      // A chat: whatever a client sends goes to every subscriber.
+      (ws as unknown as { on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void })
+        .on('message', (data, binary) => { wss.publish(TOPIC, data, binary); });
+    });
     await new Promise<void>((resolve) => { wss.once('listening', resolve); });
     port = (wss.address() as net.AddressInfo).port;
     count = () => wss.subscriberCount(TOPIC);
@@ -242,6 +255,7 @@ async function serverChild(mode: ServerMode, kind: Kind | 'raw'): Promise<void> 
     publish = (data) => {
       for (const client of wss.clients) if (client.readyState === WsClient.OPEN) client.send(data, { binary: isBinary });
     };
+    wss.on('connection', (ws) => { ws.on('message', (data: Buffer) => { publish(data); }); });
     queued = () => [...wss.clients].reduce((sum, ws) => sum + ws.bufferedAmount, 0);
   } else {
     // The floor: the prebuilt frame written to each socket, nothing else.
@@ -379,6 +393,17 @@ class MessageCounter {
 
 interface Tally { messages: number; changed(): void }
 
+/** A masked binary frame of FANOUT_SIZE bytes, as the publishing clients send it. */
+const CLIENT_FRAME = ((): Buffer => {
+  const key = [0x37, 0xfa, 0x21, 0x3d];
+  const frame = Buffer.alloc(6 + FANOUT_SIZE);
+  frame[0] = 0x82;
+  frame[1] = 0x80 | FANOUT_SIZE;
+  frame.set(key, 2);
+  for (let i = 0; i < FANOUT_SIZE; i++) frame[6 + i] = (i * 7) ^ key[i & 3];
+  return frame;
+})();
+
 /** One raw WebSocket client that reads everything (or nothing) and counts the messages. */
 function rawClient(port: number, path: string, tally: Tally, reading: boolean, deflate: boolean): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -456,6 +481,12 @@ function clientsChild(): void {
       return sockets.length;
     },
     messages: () => tally.messages,
+    // One masked 64 B binary frame (RFC 6455 §5.3: clients mask) on each of the first `count`
+    // connections, all in one go.
+    send: (request) => {
+      for (const socket of sockets.slice(0, request.count as number)) socket.write(CLIENT_FRAME);
+      return true;
+    },
     wait: (request) => new Promise<number>((resolve, reject) => {
       wanted = request.messages as number;
       const timer = setTimeout(() => {
@@ -500,7 +531,8 @@ async function fanoutRound(server: Server, clients: Child, c: FanoutCase, turns:
   for (let i = 0; i < turns; i++) {
     expected += c.subscribers * c.burst;
     const delivered = clients.call('wait', { messages: expected });
-    await server.child.call('publish', { burst: c.burst });
+    if (c.publishers === undefined) await server.child.call('publish', { burst: c.burst });
+    else await clients.call('send', { count: c.publishers });
     await delivered;
   }
   const cpuAfter = await server.child.call<number>('cpu');
