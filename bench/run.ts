@@ -5,8 +5,7 @@
  *
  *   node build/bench/run.js                 full run, about 10 minutes (7 of them pub/sub: 10,000 clients)
  *   node build/bench/run.js --quick         about 3 minutes, noisier
- *   node build/bench/run.js --only pubsub   nothing but the section... no: --only matches row titles,
- *                                           e.g. --only 'fan-out|latency|stopped reader' 
+ *   node build/bench/run.js --only 'fan-out|latency|stopped reader'   the pub/sub rows
  *   node build/bench/run.js --only decode   rows whose title matches a regular expression
  *   node build/bench/run.js --side ours     ours only (for node --cpu-prof)
  *   node build/bench/run.js --echo-client per-message   echo load with one send per echo
