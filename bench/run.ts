@@ -3,8 +3,9 @@
  * table; the figures go to bench/results/latest.json and the ratios to a bar chart
  * (bench/results/ratios.svg, and bench/ratios.svg for the README after a full run).
  *
- *   node build/bench/run.js                 full run, about 2.5 minutes
- *   node build/bench/run.js --quick         about 30 s, noisier
+ *   node build/bench/run.js                 full run, about 10 minutes (7 of them pub/sub: 10,000 clients)
+ *   node build/bench/run.js --quick         about 3 minutes, noisier
+ *   node build/bench/run.js --only 'fan-out|latency|stopped reader'   the pub/sub rows
  *   node build/bench/run.js --only decode   rows whose title matches a regular expression
  *   node build/bench/run.js --side ours     ours only (for node --cpu-prof)
  *   node build/bench/run.js --echo-client per-message   echo load with one send per echo
@@ -17,6 +18,7 @@ import { benchDecode } from './decode';
 import { benchEcho } from './echo';
 import { benchEncode } from './encode';
 import { benchMemory } from './memory';
+import { benchPubsub } from './pubsub';
 import { benchUnmask } from './unmask';
 import {
   formatFigure, formatTable, parseSettings, ratioSpread, ratioText, type Row, type Settings, targetText,
@@ -32,6 +34,7 @@ const SECTIONS: ReadonlyArray<[string, (settings: Settings) => Promise<Row[]>]> 
   ['unmask', benchUnmask],
   ['memory', benchMemory],
   ['echo', benchEcho],
+  ['pubsub', benchPubsub],
 ];
 
 function escapeXml(text: string): string {

@@ -87,3 +87,10 @@ export {
   type ClientOptions, connect, DEFAULT_MAX_REDIRECTS, parseWebSocketUrl, UNEXPECTED_RESPONSE_BODY_LIMIT,
   UNEXPECTED_RESPONSE_BODY_TIMEOUT,
 } from './client';
+
+// Publish/subscribe (the Redis broker is the separate entry point `wsframe/redis`).
+export { type Broker, type BrokerMessageHandler, LocalBroker } from './pubsub/broker';
+export {
+  DEFAULT_MAX_SUBSCRIBER_BUFFER, type PubsubStats, type SlowSubscriberHandler, type SlowSubscriberPolicy,
+  type Subscriber, Topics, type TopicsOptions,
+} from './pubsub/topics';

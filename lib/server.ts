@@ -19,6 +19,8 @@ import {
   acceptResponse, checkOrigin, rejectionFor, rejectResponse, selectSubprotocol, validateUpgradeRequest,
 } from './handshake/server';
 import { booleanOption, functionOption, numberOption, objectOption } from './options';
+import { type Broker, LocalBroker } from './pubsub/broker';
+import { checkBroker, type PubsubStats, type SlowSubscriberPolicy, Topics } from './pubsub/topics';
 import { type ConnectionOptions, resolveConnectionOptions, type SessionConfig } from './session/config';
 
 /** What a verifyClient hook sees. */
@@ -83,6 +85,23 @@ export interface WebSocketServerOptions extends ConnectionOptions {
   headers?: Record<string, string> | ((request: http.IncomingMessage) => Record<string, string> | undefined);
   /** Track open connections in {@link WebSocketServer.clients}. Default true. */
   clientTracking?: boolean;
+  /**
+   * Carries {@link WebSocketServer.publish} to the servers of other processes and theirs to this
+   * one's subscribers, e.g. a `RedisBroker` from `wsframe/redis`. Default: a `LocalBroker` (this
+   * process only). One broker serves one server; the server never closes it.
+   */
+  broker?: Broker;
+  /**
+   * Bytes of memory that may wait for one subscriber (queued, and held by its socket) before
+   * published messages stop being queued for it. Default 1 MiB.
+   */
+  maxSubscriberBuffer?: number;
+  /**
+   * What happens to a subscriber past `maxSubscriberBuffer`: `'close'` (1008, the default),
+   * `'drop'` (the message is skipped and counted), or your function, called instead of queuing
+   * (what it throws is emitted as the server's `'error'`).
+   */
+  slowSubscriber?: SlowSubscriberPolicy<WebSocket>;
 }
 
 /** Events of a {@link WebSocketServer}, with their arguments. */
@@ -99,8 +118,9 @@ export interface WebSocketServerEvents {
   /** A handshake was refused (with the HTTP status in `error.status`). */
   rejected: [error: Error, request: http.IncomingMessage];
   /**
-   * The standalone http server failed, or a `'connection'` listener threw (the connection is then
-   * closed with 1011). Without a listener, the error is thrown, as Node's own servers do.
+   * The standalone http server failed, a `'connection'` listener threw (the connection is then
+   * closed with 1011), or a `slowSubscriber` function threw. Without a listener, the error is
+   * thrown, as Node's own servers do.
    */
   error: [error: Error];
   close: [];
@@ -182,6 +202,9 @@ export class WebSocketServer extends EventEmitter {
   private readonly httpServer: http.Server | https.Server | undefined;
   private readonly standalone: boolean;
   private closed = false;
+  /** Publish/subscribe among this server's connections (and, through the broker, other processes'). */
+  private readonly topics: Topics<WebSocket>;
+  private readonly broker: Broker;
 
   /** @throws {WebSocketUsageError} for any invalid option. */
   constructor(options: WebSocketServerOptions) {
@@ -192,6 +215,16 @@ export class WebSocketServer extends EventEmitter {
     this.server = resolveServerOptions(options);
     this.config = resolveConnectionOptions(options, 'server');
     this.options = options;
+    this.broker = options.broker === undefined ? new LocalBroker() : checkBroker(options.broker);
+    this.topics = new Topics<WebSocket>({
+      broker: this.broker,
+      fragmentSize: this.config.fragmentSize,
+      maxSubscriberBuffer: options.maxSubscriberBuffer,
+      slowSubscriber: options.slowSubscriber,
+      onError: (error) => { this.emit('error', error); },
+    });
+    // Last: it throws when the broker already serves another server.
+    this.broker.onMessage((topic, payload, isBinary) => { this.topics.deliver(topic, payload, isBinary); });
     if (options.server !== undefined) {
       this.httpServer = options.server;
       this.standalone = false;
@@ -250,6 +283,32 @@ export class WebSocketServer extends EventEmitter {
     return this.httpServer === undefined ? null : this.httpServer.address();
   }
 
+  /**
+   * Sends a message to every connection subscribed to `topic` (`ws.subscribe(topic)`) here, and
+   * through the broker to the subscribers of every other process. The frame is serialized (and,
+   * for subscribers that share a compression setting, compressed) once for all of them; only OPEN
+   * connections get it, and a subscriber past `maxSubscriberBuffer` is handled by the
+   * `slowSubscriber` policy instead. `isBinary` defaults to true for bytes, false for a string.
+   * Returns the number of local subscribers it was queued for. Do not modify a Buffer after
+   * publishing it: every queue shares it.
+   *
+   * @throws {WebSocketUsageError} `WS_ERR_INVALID_ARGUMENT` for a topic that is not a string,
+   *   data that is not a string or bytes, or text given as bytes that are not valid UTF-8.
+   */
+  publish(topic: string, data: string | Buffer | Uint8Array, isBinary: boolean = typeof data !== 'string'): number {
+    return this.topics.publish(topic, data, isBinary === true);
+  }
+
+  /** Local connections subscribed to `topic`. */
+  subscriberCount(topic: string): number {
+    return this.topics.subscriberCount(topic);
+  }
+
+  /** Publish/subscribe counters since the server was created (see {@link PubsubStats}). */
+  get pubsubStats(): PubsubStats {
+    return this.topics.stats;
+  }
+
   /** Whether this server handles upgrades to `url`. */
   handles(url: string | undefined): boolean {
     return this.server.paths === undefined || this.server.paths.includes(pathOf(url));
@@ -295,6 +354,8 @@ export class WebSocketServer extends EventEmitter {
     const done = typeof code === 'function' ? code : undefined;
     const closeCode = typeof code === 'function' ? CloseCode.GoingAway : code;
     this.closed = true;
+    // The broker stays the application's (it may serve a new server); it stops calling us.
+    this.broker.onMessage(undefined);
     const target = this.httpServer as (RoutedServer & (http.Server | https.Server)) | undefined;
     const routes = target?.[kRoutes];
     routes?.servers.delete(this);
@@ -367,6 +428,7 @@ export class WebSocketServer extends EventEmitter {
     socket.write(response);
     socket.removeListener('error', onError);
     const ws = new WebSocket('server', undefined, this.config);
+    ws.topicHost = this.topics;
     ws.attach(socket as unknown as ByteStream, head, { protocol, extensions, extension: deflate });
     if (this.server.clientTracking) ws.track(this.clients);
     return ws;

@@ -90,6 +90,18 @@ export interface SendOptions {
 /** A streamed message's source for {@link WebSocket.sendStream}. */
 export type StreamSource = AsyncIterable<Buffer | Uint8Array | string> | NodeJS.ReadableStream;
 
+/**
+ * @internal Where a connection accepted by a server keeps its topics: the server's registry
+ * (pubsub/topics.ts). Connections opened with `connect()` have none.
+ */
+export interface TopicHost {
+  subscribe(ws: WebSocket, topic: string): boolean;
+  unsubscribe(ws: WebSocket, topic: string): boolean;
+  unsubscribeAll(ws: WebSocket): void;
+  topicsOf(ws: WebSocket): ReadonlySet<string>;
+  droppedFor(ws: WebSocket): number;
+}
+
 const kWebSocket = Symbol('wsframe.websocket');
 
 /** A WebSocket's booleans, as bits. */
@@ -125,6 +137,7 @@ interface Rare {
   streamChain?: Promise<void>;
 }
 const EMPTY = Buffer.alloc(0);
+const NO_TOPICS: ReadonlySet<string> = new Set();
 
 type Owned = ByteStream & { [kWebSocket]?: WebSocket };
 
@@ -158,6 +171,10 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /** @internal */ heapIndex = -1;
   /** @internal */ heapDeadline = 0;
+  /** @internal Set by the server that accepted this connection (publish/subscribe). */
+  topicHost: TopicHost | undefined;
+  /** @internal The agreed extension's codec, for the topic registry's shared encodings. */
+  messageExtension: MessageExtension | undefined;
 
   // Fields are few on purpose: a server holds one of these per connection. Booleans are bits of
   // `flags`; state only some connections need lives in `rare`, made on first use.
@@ -288,6 +305,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     this.protocol = info.protocol ?? '';
     this.extensions = info.extensions ?? '';
     this.session = new Session(this.config, this, info.extension);
+    this.messageExtension = info.extension;
     owned[kWebSocket] = this;
     // Small frames go out at once: Nagle's delay would stall request/response traffic.
     owned.setNoDelay?.(true);
@@ -446,6 +464,63 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   resume(): void {
     this.session?.resume();
     this.sync();
+  }
+
+  // --- topics (publish/subscribe, pubsub/topics.ts) ---------------------------------------------
+
+  /**
+   * Subscribes this connection to `topic`: the server's `publish(topic, ...)`, from this process
+   * or, through its broker, any other, reaches it while it is OPEN. Returns false when it already
+   * was subscribed, or is CLOSED. A connection leaves all its topics when it closes.
+   * @throws {WebSocketUsageError} `WS_ERR_INVALID_STATE` on a connection not accepted by a
+   *   WebSocketServer; `WS_ERR_INVALID_ARGUMENT` when `topic` is not a string.
+   */
+  subscribe(topic: string): boolean {
+    const host = this.requireTopicHost();
+    if (this.readyState === ReadyState.CLOSED) return false;
+    return host.subscribe(this, topic);
+  }
+
+  /**
+   * Unsubscribes this connection from `topic`; returns false when it was not subscribed.
+   * Messages already queued for it still go out.
+   * @throws {WebSocketUsageError} as {@link subscribe}.
+   */
+  unsubscribe(topic: string): boolean {
+    return this.requireTopicHost().unsubscribe(this, topic);
+  }
+
+  /** The topics this connection is subscribed to (a read-only view; empty once closed). */
+  get topics(): ReadonlySet<string> {
+    return this.topicHost === undefined ? NO_TOPICS : this.topicHost.topicsOf(this);
+  }
+
+  /** Published messages skipped for this connection because it read too slowly (`slowSubscriber: 'drop'`). */
+  get droppedMessages(): number {
+    return this.topicHost === undefined ? 0 : this.topicHost.droppedFor(this);
+  }
+
+  /** @internal The session while OPEN: what the topic registry queues published messages on. */
+  publishSession(): Session | undefined {
+    const session = this.session;
+    return session !== undefined && session.readyState === ReadyState.OPEN ? session : undefined;
+  }
+
+  /**
+   * @internal The topic registry queued output on the session: true when the registry is to call
+   * {@link flushNow} at the end of the tick (it does so for all its subscribers at once).
+   */
+  publishQueued(): boolean {
+    if (this.has(Flag.Batching) || this.has(Flag.FlushQueued)) return false;
+    this.set(Flag.FlushQueued, true);
+    return true;
+  }
+
+  private requireTopicHost(): TopicHost {
+    if (this.topicHost === undefined) {
+      throw new WebSocketUsageError('WS_ERR_INVALID_STATE', 'only connections accepted by a WebSocketServer have topics');
+    }
+    return this.topicHost;
   }
 
   // --- async iteration -------------------------------------------------------------------------
@@ -842,6 +917,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     const session = this.session;
     const socket = this.socket;
     if (socket !== undefined) socket[kWebSocket] = undefined;
+    // Its topics forget it before 'close' listeners run (they see `topics` empty).
+    this.topicHost?.unsubscribeAll(this);
     const rare = this.rare;
     const stream = rare?.stream;
     if (rare !== undefined) rare.stream = undefined;

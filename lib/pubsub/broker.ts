@@ -6,7 +6,7 @@
  * This module holds the interface and the single-process default; it must stay free of any
  * network client, so that `wsframe` never loads one unless `wsframe/redis` is imported.
  */
-import { WebSocketUsageError } from '../index';
+import { WebSocketUsageError } from '../errors';
 
 /**
  * Receives a message another process published on a topic this process subscribed to.

@@ -25,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createClient } from 'redis';
-import { WebSocketUsageError } from '../index';
+import { WebSocketUsageError } from '../errors';
 import { type Broker, type BrokerMessageHandler, replaceHandler } from './broker';
 
 /** Where the broker connects when given neither `url` nor `client`: a local Redis. */

@@ -158,9 +158,10 @@ export interface RawConnection {
 /**
  * Opens a TCP connection to 127.0.0.1:`port` and completes the opening handshake for `path` by
  * hand, checking the 101 status and Sec-WebSocket-Accept. The socket is returned paused, with no
- * data listener: nothing is read until the caller asks.
+ * data listener: nothing is read until the caller asks. `headers` are added to the request (an
+ * extension offer, say).
  */
-export function rawConnect(port: number, path: string): Promise<RawConnection> {
+export function rawConnect(port: number, path: string, headers: Record<string, string> = {}): Promise<RawConnection> {
   return within(new Promise<RawConnection>((resolve, reject) => {
     const key = randomBytes(16).toString('base64');
     const expected = createHash('sha1').update(key + GUID).digest('base64');
@@ -170,7 +171,8 @@ export function rawConnect(port: number, path: string): Promise<RawConnection> {
     socket.once('error', fail);
     socket.once('connect', () => {
       socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
-        + `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        + `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`
+        + Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('') + '\r\n');
     });
     const onData = (chunk: Buffer): void => {
       head = Buffer.concat([head, chunk]);
