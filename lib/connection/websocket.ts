@@ -148,6 +148,24 @@ function socketOnEnd(this: Owned): void { this[kWebSocket]?.onEnd(); }
 function socketOnClose(this: Owned): void { this[kWebSocket]?.onClose(); }
 function socketOnError(this: Owned, error: Error): void { this[kWebSocket]?.onSocketError(error); }
 function socketOnDrain(this: Owned): void { this[kWebSocket]?.onDrain(); }
+
+/**
+ * Hands an outbox's chunks to a socket. One instance serves every connection: a flush is
+ * synchronous, and an object per flush is garbage for each of thousands of connections per tick.
+ */
+class SocketTarget implements ChunkTarget {
+  socket: Owned | undefined = undefined;
+  full = false;
+
+  chunk(chunk: Buffer): void {
+    if (!(this.socket as Owned).write(chunk)) this.full = true;
+  }
+
+  written(callback: WriteCallback): void {
+    if (!(this.socket as Owned).write(EMPTY, callback)) this.full = true;
+  }
+}
+const socketTarget = new SocketTarget();
 function flushTick(ws: WebSocket): void { ws.flushNow(); }
 function resumeInput(ws: WebSocket): void { ws.resumeInputNow(); }
 
@@ -720,14 +738,22 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   }
 
   private flush(session: Session, socket: Owned): void {
-    const corked = socket.cork !== undefined;
+    // Several chunks leave in one gathered write; a single one needs no cork.
+    const corked = socket.cork !== undefined && !session.outbox.single;
     if (corked) socket.cork?.();
-    let full = false;
-    const target: ChunkTarget = {
-      chunk: (chunk) => { if (!socket.write(chunk)) full = true; },
-      written: (callback) => { if (!socket.write(EMPTY, callback)) full = true; },
-    };
-    session.outbox.flushTo(target);
+    const target = socketTarget;
+    const outer = target.socket;
+    const outerFull = target.full;
+    target.socket = socket;
+    target.full = false;
+    try {
+      session.outbox.flushTo(target);
+    } finally {
+      // A write that re-entered another connection's flush finds its own state restored.
+      target.socket = outer;
+    }
+    const full = target.full;
+    target.full = outerFull;
     if (corked) socket.uncork?.();
     this.set(Flag.TransportFull, full);
     // The socket's 'drain' is listened to only while it is full: one listener fewer per connection.

@@ -103,6 +103,13 @@ export class Outbox implements FrameWriter {
     return this.pos > this.start || (this.items.length > 0 && !(this.items[0] instanceof Slot && !this.items[0].done));
   }
 
+  /** True when what is ready is one chunk (the transport needs no cork to write it at once). */
+  get single(): boolean {
+    const items = this.items;
+    if (items.length === 0) return true;
+    return items.length === 1 && this.pos === this.start && items[0] instanceof Uint8Array;
+  }
+
   /**
    * Serializes one frame at the end of the queue.
    * @throws {WebSocketUsageError} for an invalid frame (RFC 6455 §5.2, §5.5).

@@ -91,6 +91,26 @@ describe('Outbox (the packed outgoing queue)', () => {
     expect((failed as Error).message).to.equal('gone');
   });
 
+  it('says single exactly when what is ready leaves as at most one write (no cork needed)', () => {
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('frame' as const), size: fc.oneof(fc.nat(300), fc.integer({ min: 16 * 1024, max: 40 * 1024 })) }),
+      fc.record({ kind: fc.constant('callback' as const), size: fc.constant(0) }),
+    );
+    fc.assert(fc.property(fc.array(step, { maxLength: 12 }), (steps) => {
+      const outbox = new Outbox(undefined, new Owner());
+      for (const { kind, size } of steps) {
+        if (kind === 'frame') outbox.frame({ opcode: Opcode.Binary, payload: Buffer.alloc(size, 7) });
+        else outbox.callback(() => undefined);
+      }
+      const single = outbox.single;
+      let writes = 0;
+      outbox.flushTo({ chunk: () => { writes++; }, written: () => { writes++; } });
+      if (single) expect(writes).to.be.at.most(1);
+      // Frames alone: single is exact, so a burst is never written uncorked.
+      if (steps.every((s) => s.kind === 'frame')) expect(single).to.equal(writes <= 1);
+    }), { numRuns: 300 });
+  });
+
   it('refuses invalid frames (a 126-byte ping) with a usage error', () => {
     const outbox = new Outbox(undefined, new Owner());
     expect(() => { outbox.frame({ opcode: Opcode.Ping, payload: Buffer.alloc(126) }); }).to.throw(WebSocketUsageError);
