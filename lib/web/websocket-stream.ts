@@ -18,8 +18,8 @@
 import { ReadableStream, type ReadableStreamDefaultController, WritableStream, type WritableStreamDefaultController } from 'node:stream/web';
 import { type ClientOptions, connect } from '../client';
 import { ReadyState, type WebSocket as Connection } from '../connection/websocket';
-import { WebSocketProtocolError } from '../errors';
 import { resolveConnectionOptions } from '../session/config';
+import { establishError, isTransportError } from './establish';
 import { bytesOfBufferSource, checkProtocols, getUrlRecord, isBufferSource, toArrayBuffer, toUSVString } from './checks';
 import { closedError, closeInfoOf, type WebSocketCloseInfo, WebSocketError } from './websocket-error';
 
@@ -62,10 +62,6 @@ export interface WebSocketClosedInfo {
 const ABNORMAL_CLOSURE = 1006;
 
 function noop(): void { /* the rejection is the caller's to see when it awaits */ }
-
-function isTransportError(error: Error): boolean {
-  return !(error instanceof WebSocketProtocolError) && typeof (error as { syscall?: unknown }).syscall === 'string';
-}
 
 /**
  * What an aborted handshake rejects with. The draft says the signal's reason; Chromium rejects
@@ -243,15 +239,9 @@ export class WebSocketStream {
       if (!isTransportError(error)) this.#failure ??= error;
     });
     connection.on('close', (code, reason) => { this.#connectionClosed(code, reason); });
-    if (this.#state !== ReadyState.CONNECTING) {
-      // close() or the signal came after the handshake finished but before it was reported.
-      this.#failure ??= new DOMException('the WebSocketStream was closed before the connection was established', 'AbortError');
-      connection.terminate();
-      return;
-    }
-    if (offered.length > 0 && connection.protocol === '') {
-      // WHATWG "establish a WebSocket connection": subprotocols were offered and none was chosen.
-      this.#failure = new WebSocketProtocolError('WS_ERR_HANDSHAKE_PROTOCOL', 'the server chose none of the offered subprotocols');
+    const refused = establishError(connection, this.#state === ReadyState.CONNECTING, offered, 'WebSocketStream');
+    if (refused !== undefined) {
+      this.#failure ??= refused;
       connection.terminate();
       return;
     }

@@ -11,8 +11,8 @@
  */
 import { type ClientOptions, connect } from '../client';
 import { ReadyState, type WebSocket as Connection } from '../connection/websocket';
-import { WebSocketProtocolError } from '../errors';
 import { resolveConnectionOptions } from '../session/config';
+import { establishError, isTransportError } from './establish';
 import {
   bytesOfBufferSource, checkCloseArguments, checkProtocols, clampUnsignedShort, getUrlRecord, isBufferSource, toArrayBuffer,
   toUSVString,
@@ -69,11 +69,6 @@ interface QueuedSend {
 interface HandlerSlot {
   handler: EventHandler;
   listener: (event: Event) => void;
-}
-
-/** Connection errors that are the network's, not a failure of the protocol: browsers report no `error` for them. */
-function isTransportError(error: Error): boolean {
-  return !(error instanceof WebSocketProtocolError) && typeof (error as { syscall?: unknown }).syscall === 'string';
 }
 
 function noop(): void { /* a rejection handled where it is awaited */ }
@@ -277,15 +272,9 @@ export class WebSocket extends EventTarget {
       if (!isTransportError(error)) this.#failure ??= error;
     });
     connection.on('close', (code, reason) => { this.#closed(code, reason); });
-    if (this.#state !== ReadyState.CONNECTING) {
-      // close() came after the handshake finished but before it was reported: fail it all the same.
-      this.#failure ??= new DOMException('the WebSocket was closed before the connection was established', 'AbortError');
-      connection.terminate();
-      return;
-    }
-    if (offered.length > 0 && connection.protocol === '') {
-      // WHATWG "establish a WebSocket connection": subprotocols were offered and none was chosen.
-      this.#failure = new WebSocketProtocolError('WS_ERR_HANDSHAKE_PROTOCOL', 'the server chose none of the offered subprotocols');
+    const refused = establishError(connection, this.#state === ReadyState.CONNECTING, offered, 'WebSocket');
+    if (refused !== undefined) {
+      this.#failure ??= refused;
       connection.terminate();
       return;
     }
