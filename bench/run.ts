@@ -13,9 +13,12 @@ import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unmaskImplementation } from '../lib/frame/mask';
+import { benchCompression } from './compression';
 import { benchDecode } from './decode';
 import { benchEcho } from './echo';
 import { benchEncode } from './encode';
+import { benchFloor } from './floor';
+import { benchIdle } from './idle';
 import { benchMemory } from './memory';
 import { benchUnmask } from './unmask';
 import {
@@ -32,6 +35,9 @@ const SECTIONS: ReadonlyArray<[string, (settings: Settings) => Promise<Row[]>]> 
   ['unmask', benchUnmask],
   ['memory', benchMemory],
   ['echo', benchEcho],
+  ['floor', benchFloor],
+  ['idle', benchIdle],
+  ['compression', benchCompression],
 ];
 
 function escapeXml(text: string): string {
