@@ -3,9 +3,10 @@
  * table; the figures go to bench/results/latest.json and the ratios to a bar chart
  * (bench/results/ratios.svg, and bench/ratios.svg for the README after a full run).
  *
- *   node build/bench/run.js                 full run, about 10 minutes (7 of them pub/sub: 10,000 clients)
+ *   node build/bench/run.js                 full run, about 12 minutes (7 of them pub/sub: 10,000 clients)
  *   node build/bench/run.js --quick         about 3 minutes, noisier
  *   node build/bench/run.js --only 'fan-out|latency|stopped reader'   the pub/sub rows
+ *   node build/bench/run.js --only 'idle|floor|deflate'   memory per connection, echo CPU against raw TCP, compression
  *   node build/bench/run.js --only decode   rows whose title matches a regular expression
  *   node build/bench/run.js --side ours     ours only (for node --cpu-prof)
  *   node build/bench/run.js --echo-client per-message   echo load with one send per echo
@@ -14,9 +15,12 @@ import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unmaskImplementation } from '../lib/frame/mask';
+import { benchCompression } from './compression';
 import { benchDecode } from './decode';
 import { benchEcho } from './echo';
 import { benchEncode } from './encode';
+import { benchFloor } from './floor';
+import { benchIdle } from './idle';
 import { benchMemory } from './memory';
 import { benchPubsub } from './pubsub';
 import { benchUnmask } from './unmask';
@@ -34,6 +38,9 @@ const SECTIONS: ReadonlyArray<[string, (settings: Settings) => Promise<Row[]>]> 
   ['unmask', benchUnmask],
   ['memory', benchMemory],
   ['echo', benchEcho],
+  ['floor', benchFloor],
+  ['idle', benchIdle],
+  ['compression', benchCompression],
   ['pubsub', benchPubsub],
 ];
 
