@@ -10,7 +10,7 @@ import {
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import { numberOption } from '../options';
 import { checkFirstBytes, type DecoderRole, type Frame, type FramePiece, readUint32, rsvMask } from './frame';
-import { maskInto, maskSmall, rotateKey, unmask } from './mask';
+import { maskInto, unmask } from './mask';
 
 export interface FrameParserOptions {
   /** Default `'server'`. */
@@ -87,16 +87,18 @@ const enum State {
 }
 
 /**
- * Smallest buffer a payload spanning chunks is copied into. Beyond it the buffer grows with what
- * actually arrived (at most doubling, never to the announced length at once), so a peer
- * announcing a huge frame and sending a trickle, or nothing, makes us reserve nothing.
+ * A payload spanning chunks is kept as the runs of bytes that arrived: a run of at least this many
+ * bytes as a view of its chunk (no copy until the frame is complete, then one copy into a buffer
+ * of the frame's size, unmasking on the way), shorter runs copied into staging blocks, so a peer
+ * sending tiny chunks cannot make us keep a Buffer object per byte.
  */
-const MIN_SPANNING_CAPACITY = 1024;
+const VIEW_MIN = 2048;
+/** Staging blocks start this small and grow with what arrived, up to {@link MAX_STAGING}. */
+const MIN_STAGING = 1024;
+const MAX_STAGING = 16 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 
-/** Below this many bytes, a spanning payload piece is unmasked inline rather than via a view. */
-const SMALL_COPY = 64;
 
 type BufferView = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
 /**
@@ -115,18 +117,19 @@ function view(chunk: Buffer, start: number, length: number): Buffer {
 }
 
 /**
- * Capacity for a payload spanning chunks that now needs `needed` bytes when `current` are
- * allocated, never past `limit`: double what arrived or what is held (so copies stay linear in the
- * payload size), never the announced length just because a header said so.
+ * Size of a new staging block for a spanning payload with `received` of `length` bytes arrived:
+ * what arrived at most (never the announced length because a header said so), within
+ * {@link MIN_STAGING}-{@link MAX_STAGING}, never past the frame's end.
  */
-export function spanningCapacity(needed: number, current: number, limit: number): number {
-  return Math.min(limit, Math.max(MIN_SPANNING_CAPACITY, needed * 2, current * 2));
+export function stagingCapacity(received: number, length: number): number {
+  return Math.min(length - received, Math.max(MIN_STAGING, Math.min(MAX_STAGING, received)));
 }
 
 /**
- * The sans-I/O frame parser: feed it chunks with {@link write}, get frames through the sink. It
- * keeps at most one partial header (14 bytes) and one payload buffer between chunks, never a list
- * of input chunks, so a stream of tiny chunks cannot pin thousands of Buffers.
+ * The sans-I/O frame parser: feed it chunks with {@link write}, get frames through the sink.
+ * Between chunks it keeps at most one partial header (14 bytes) and the runs of a payload that
+ * arrived so far: large runs as views of their chunks, small ones packed into staging blocks, so
+ * a stream of tiny chunks cannot pin thousands of Buffers. A complete payload is copied once.
  *
  * Masked payloads are unmasked in place: the decoder owns the chunks written to it, as a socket's
  * consumer does. Copy a chunk before writing it if you need it unchanged afterwards.
@@ -160,7 +163,12 @@ export class FrameParser {
   private maskKey = 0;
   private payloadLength = 0;
   private received = 0;
-  private payload: Buffer | undefined;
+  /**
+   * A spanning payload's runs so far, still masked. When the last one is a staging block, bytes
+   * past {@link staged} in it are not filled yet.
+   */
+  private pieces: Buffer[] | undefined;
+  private staged = -1;
 
   /**
    * `options` may be a config from {@link resolveFrameParserOptions}, which many parsers can
@@ -375,43 +383,79 @@ export class FrameParser {
 
     if (length > this.config.streamingThreshold) return this.readPiece(available);
 
-    if (this.payload === undefined && available >= length) {
-      // The whole payload is in this chunk: hand out a view, no copy.
-      const payload = view(chunk, this.pos, length);
-      this.pos += length;
-      this.emit(payload);
-      return true;
+    if (this.pieces === undefined) {
+      if (available >= length) {
+        // The whole payload is in this chunk: hand out a view, no copy.
+        const payload = view(chunk, this.pos, length);
+        this.pos += length;
+        this.emit(payload);
+        return true;
+      }
+      this.pieces = [];
     }
     if (available === 0) return false;
 
     const count = Math.min(length - this.received, available);
-    let payload = this.payload;
-    const needed = this.received + count;
-    if (payload === undefined || payload.length < needed) {
-      // Grow with what arrived (doubling, so copies stay linear in the frame size).
-      const grown = Buffer.allocUnsafe(spanningCapacity(needed, payload === undefined ? 0 : payload.length, length));
-      if (payload !== undefined) payload.copy(grown, 0, 0, this.received);
-      payload = grown;
-    }
-    this.payload = payload;
-    if (this.masked) {
-      // Unmask while copying: one pass over the bytes instead of a copy and then an XOR. A few
-      // bytes (tiny chunks) are cheaper inline than through a view and a call.
-      const phase = this.received & 3;
-      if (count < SMALL_COPY) {
-        maskSmall(chunk, this.pos, count, phase === 0 ? this.maskKey : rotateKey(this.maskKey, phase), payload, this.received);
-      } else {
-        maskInto(chunk.subarray(this.pos, this.pos + count), this.maskKey >>> 0, payload, this.received, phase);
-      }
+    if (count >= VIEW_MIN) {
+      this.sealStaging();
+      this.pieces.push(view(chunk, this.pos, count));
     } else {
-      chunk.copy(payload, this.received, this.pos, this.pos + count);
+      this.stage(chunk, this.pos, count);
     }
     this.received += count;
     this.pos += count;
     if (this.received < length) return false;
-    this.payload = undefined;
-    this.emit(payload, false);
+    this.emit(this.gather(), false);
     return true;
+  }
+
+  /** Copies a short run into the staging block, starting a new one where it is full. */
+  private stage(chunk: Buffer, start: number, count: number): void {
+    const pieces = this.pieces as Buffer[];
+    let received = this.received;
+    while (count > 0) {
+      let block = this.staged < 0 ? undefined : pieces[pieces.length - 1];
+      if (block === undefined || this.staged === block.length) {
+        block = Buffer.allocUnsafe(stagingCapacity(received, this.payloadLength));
+        pieces.push(block);
+        this.staged = 0;
+      }
+      const n = Math.min(count, block.length - this.staged);
+      chunk.copy(block, this.staged, start, start + n);
+      this.staged += n;
+      start += n;
+      count -= n;
+      received += n;
+    }
+  }
+
+  /** The staging block, if last, shrinks to what it holds: a view follows it. */
+  private sealStaging(): void {
+    if (this.staged < 0) return;
+    const pieces = this.pieces as Buffer[];
+    const block = pieces[pieces.length - 1];
+    if (this.staged < block.length) pieces[pieces.length - 1] = block.subarray(0, this.staged);
+    this.staged = -1;
+  }
+
+  /** The complete spanning payload in one buffer, unmasked while copying (one pass). */
+  private gather(): Buffer {
+    this.sealStaging();
+    const pieces = this.pieces as Buffer[];
+    this.pieces = undefined;
+    if (pieces.length === 1 && !this.masked && pieces[0].byteOffset === 0 && pieces[0].buffer.byteLength === pieces[0].length) {
+      // One staging block that holds exactly the payload: it is already the frame's own memory.
+      return pieces[0];
+    }
+    const payload = Buffer.allocUnsafe(this.payloadLength);
+    const key = this.maskKey >>> 0;
+    let at = 0;
+    for (const piece of pieces) {
+      if (this.masked) maskInto(piece, key, payload, at, at & 3);
+      else payload.set(piece, at);
+      at += piece.length;
+    }
+    return payload;
   }
 
   /** Delivers a whole frame; `masked`: the payload still needs unmasking (in place). */
@@ -460,7 +504,8 @@ export class FrameParser {
   private fail(code: ErrorCode, offset: number): WebSocketProtocolError {
     this.state = State.Failed;
     this.paused = false;
-    this.payload = undefined;
+    this.pieces = undefined;
+    this.staged = -1;
     this.error = new WebSocketProtocolError(code, `at byte ${offset}`, offset);
     return this.error;
   }

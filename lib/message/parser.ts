@@ -7,7 +7,6 @@
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD, Opcode } from '../constants';
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import { type Frame, type FramePiece, isControlOpcode, isFramePiece, rsvMask } from '../frame/frame';
-import { spanningCapacity } from '../frame/parser';
 import { numberOption } from '../options';
 import { readClosePayload } from './close';
 import { type MessageExtension, PENDING } from './extension';
@@ -114,6 +113,8 @@ const RETAINED_CAPACITY = 64 * 1024;
 const TRIM_SLACK = 4096;
 
 const EMPTY = Buffer.alloc(0);
+/** Smallest buffer fragments are collected into; it grows with what arrived (see collect). */
+const MIN_COLLECT_CAPACITY = 1024;
 
 /**
  * Validates and decodes a single-frame text message in one native pass. Measured on Node 20
@@ -387,7 +388,7 @@ export class MessageParser {
       // makes us hold little more than it sent, never the announced length.
       const current = buffer === undefined ? 0 : buffer.length;
       const capacity = Math.min(this.config.maxMessageSize, Math.max(
-        needed, current * 2, spanningCapacity(needed, 0, Math.max(needed, this.frameEnd)),
+        needed, current * 2, Math.min(Math.max(needed, this.frameEnd), Math.max(MIN_COLLECT_CAPACITY, needed * 2)),
       ));
       const grown = Buffer.allocUnsafe(capacity);
       if (buffer !== undefined) buffer.copy(grown, 0, 0, this.size);
