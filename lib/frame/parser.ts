@@ -10,7 +10,8 @@ import {
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import { numberOption } from '../options';
 import { checkFirstBytes, type DecoderRole, type Frame, type FramePiece, readUint32, rsvMask } from './frame';
-import { maskInto, unmask } from './mask';
+import { unmask } from './mask';
+import { Runs } from './runs';
 
 export interface FrameParserOptions {
   /** Default `'server'`. */
@@ -86,17 +87,6 @@ const enum State {
   Failed,
 }
 
-/**
- * A payload spanning chunks is kept as the runs of bytes that arrived: a run of at least this many
- * bytes as a view of its chunk (no copy until the frame is complete, then one copy into a buffer
- * of the frame's size, unmasking on the way), shorter runs copied into staging blocks, so a peer
- * sending tiny chunks cannot make us keep a Buffer object per byte.
- */
-const VIEW_MIN = 2048;
-/** Staging blocks start this small and grow with what arrived, up to {@link MAX_STAGING}. */
-const MIN_STAGING = 1024;
-const MAX_STAGING = 16 * 1024;
-
 const EMPTY = Buffer.alloc(0);
 
 
@@ -114,15 +104,6 @@ function view(chunk: Buffer, start: number, length: number): Buffer {
   return FastView === undefined
     ? chunk.subarray(start, start + length)
     : new FastView(chunk.buffer, chunk.byteOffset + start, length);
-}
-
-/**
- * Size of a new staging block for a spanning payload with `received` of `length` bytes arrived:
- * what arrived at most (never the announced length because a header said so), within
- * {@link MIN_STAGING}-{@link MAX_STAGING}, never past the frame's end.
- */
-export function stagingCapacity(received: number, length: number): number {
-  return Math.min(length - received, Math.max(MIN_STAGING, Math.min(MAX_STAGING, received)));
 }
 
 /**
@@ -163,12 +144,8 @@ export class FrameParser {
   private maskKey = 0;
   private payloadLength = 0;
   private received = 0;
-  /**
-   * A spanning payload's runs so far, still masked. When the last one is a staging block, bytes
-   * past {@link staged} in it are not filled yet.
-   */
-  private pieces: Buffer[] | undefined;
-  private staged = -1;
+  /** A payload spanning chunks: what arrived of it, still masked (made on the first split). */
+  private runs: Runs | undefined;
 
   /**
    * `options` may be a config from {@link resolveFrameParserOptions}, which many parsers can
@@ -383,7 +360,8 @@ export class FrameParser {
 
     if (length > this.config.streamingThreshold) return this.readPiece(available);
 
-    if (this.pieces === undefined) {
+    let runs = this.runs;
+    if (runs === undefined || runs.length === 0) {
       if (available >= length) {
         // The whole payload is in this chunk: hand out a view, no copy.
         const payload = view(chunk, this.pos, length);
@@ -391,71 +369,18 @@ export class FrameParser {
         this.emit(payload);
         return true;
       }
-      this.pieces = [];
+      if (available === 0) return false;
+      runs = this.runs ??= new Runs();
     }
     if (available === 0) return false;
 
     const count = Math.min(length - this.received, available);
-    if (count >= VIEW_MIN) {
-      this.sealStaging();
-      this.pieces.push(view(chunk, this.pos, count));
-    } else {
-      this.stage(chunk, this.pos, count);
-    }
+    runs.add(chunk, this.pos, count, length - this.received);
     this.received += count;
     this.pos += count;
     if (this.received < length) return false;
-    this.emit(this.gather(), false);
+    this.emit(runs.gather(this.masked ? this.maskKey >>> 0 : undefined), false);
     return true;
-  }
-
-  /** Copies a short run into the staging block, starting a new one where it is full. */
-  private stage(chunk: Buffer, start: number, count: number): void {
-    const pieces = this.pieces as Buffer[];
-    let received = this.received;
-    while (count > 0) {
-      let block = this.staged < 0 ? undefined : pieces[pieces.length - 1];
-      if (block === undefined || this.staged === block.length) {
-        block = Buffer.allocUnsafe(stagingCapacity(received, this.payloadLength));
-        pieces.push(block);
-        this.staged = 0;
-      }
-      const n = Math.min(count, block.length - this.staged);
-      chunk.copy(block, this.staged, start, start + n);
-      this.staged += n;
-      start += n;
-      count -= n;
-      received += n;
-    }
-  }
-
-  /** The staging block, if last, shrinks to what it holds: a view follows it. */
-  private sealStaging(): void {
-    if (this.staged < 0) return;
-    const pieces = this.pieces as Buffer[];
-    const block = pieces[pieces.length - 1];
-    if (this.staged < block.length) pieces[pieces.length - 1] = block.subarray(0, this.staged);
-    this.staged = -1;
-  }
-
-  /** The complete spanning payload in one buffer, unmasked while copying (one pass). */
-  private gather(): Buffer {
-    this.sealStaging();
-    const pieces = this.pieces as Buffer[];
-    this.pieces = undefined;
-    if (pieces.length === 1 && !this.masked && pieces[0].byteOffset === 0 && pieces[0].buffer.byteLength === pieces[0].length) {
-      // One staging block that holds exactly the payload: it is already the frame's own memory.
-      return pieces[0];
-    }
-    const payload = Buffer.allocUnsafe(this.payloadLength);
-    const key = this.maskKey >>> 0;
-    let at = 0;
-    for (const piece of pieces) {
-      if (this.masked) maskInto(piece, key, payload, at, at & 3);
-      else payload.set(piece, at);
-      at += piece.length;
-    }
-    return payload;
   }
 
   /** Delivers a whole frame; `masked`: the payload still needs unmasking (in place). */
@@ -504,8 +429,7 @@ export class FrameParser {
   private fail(code: ErrorCode, offset: number): WebSocketProtocolError {
     this.state = State.Failed;
     this.paused = false;
-    this.pieces = undefined;
-    this.staged = -1;
+    this.runs = undefined;
     this.error = new WebSocketProtocolError(code, `at byte ${offset}`, offset);
     return this.error;
   }

@@ -7,6 +7,7 @@
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD, Opcode } from '../constants';
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import { type Frame, type FramePiece, isControlOpcode, isFramePiece, rsvMask } from '../frame/frame';
+import { Runs } from '../frame/runs';
 import { numberOption } from '../options';
 import { readClosePayload } from './close';
 import { type MessageExtension, PENDING } from './extension';
@@ -107,14 +108,7 @@ const enum State {
   Failed,
 }
 
-/** A text message's collection buffer up to this size is kept for the next message. */
-const RETAINED_CAPACITY = 64 * 1024;
-/** A binary message whose buffer wastes more than this (and a quarter) is copied to fit. */
-const TRIM_SLACK = 4096;
-
 const EMPTY = Buffer.alloc(0);
-/** Smallest buffer fragments are collected into; it grows with what arrived (see collect). */
-const MIN_COLLECT_CAPACITY = 1024;
 
 /**
  * Validates and decodes a single-frame text message in one native pass. Measured on Node 20
@@ -156,8 +150,8 @@ export class MessageParser {
   private finalFrame = false;
   /** Message size once the current frame is complete (its header announced its length). */
   private frameEnd = 0;
-  /** Collection buffer; bytes [0, size) are the message so far. */
-  private collected: Buffer | undefined;
+  /** What arrived of a message spanning frames or reads (made on first use). */
+  private runs: Runs | undefined;
   /** Waiting: the pending decode completes a single-frame message of this opcode (else an open one). */
   private pendingSingle: number | undefined;
   /** The extension's callback for pending decodes (made on first use: most parsers never need it). */
@@ -378,25 +372,15 @@ export class MessageParser {
     }
   }
 
-  /** Appends to the collection buffer, growing it with what arrived. */
+  /**
+   * Keeps the bytes until the message is complete, then they are copied once (lib/frame/runs.ts):
+   * a peer that announces a large frame and stalls makes us hold what it sent, never the
+   * announced length, and the reads of a large message are not copied again and again.
+   */
   private collect(bytes: Buffer): void {
-    const needed = this.size + bytes.length;
-    let buffer = this.collected;
-    if (buffer === undefined || buffer.length < needed) {
-      // Double what is held (linear copying over many fragments), or reserve ahead within the
-      // current frame up to double what arrived: a peer that announces a large frame and stalls
-      // makes us hold little more than it sent, never the announced length.
-      const current = buffer === undefined ? 0 : buffer.length;
-      const capacity = Math.min(this.config.maxMessageSize, Math.max(
-        needed, current * 2, Math.min(Math.max(needed, this.frameEnd), Math.max(MIN_COLLECT_CAPACITY, needed * 2)),
-      ));
-      const grown = Buffer.allocUnsafe(capacity);
-      if (buffer !== undefined) buffer.copy(grown, 0, 0, this.size);
-      buffer = grown;
-      this.collected = grown;
-    }
-    buffer.set(bytes, this.size);
-    this.size = needed;
+    const room = Math.max(bytes.length, Math.min(this.frameEnd, this.config.maxMessageSize) - this.size);
+    (this.runs ??= new Runs()).add(bytes, 0, bytes.length, room);
+    this.size += bytes.length;
   }
 
   private finish(): WebSocketProtocolError | undefined {
@@ -408,20 +392,9 @@ export class MessageParser {
       this.sink.streamEnd();
       return undefined;
     }
-    const buffer = this.collected ?? EMPTY;
-    const size = this.size;
-    if (this.text) {
-      if (buffer.length > RETAINED_CAPACITY) this.collected = undefined;
-      this.sink.message({ type: 'text', data: buffer.toString('utf8', 0, size) });
-      return undefined;
-    }
-    // The buffer now belongs to the message: start the next one afresh.
-    this.collected = undefined;
-    const unused = buffer.length - size;
-    const data = unused > TRIM_SLACK && unused > buffer.length >>> 2
-      ? Buffer.from(buffer.subarray(0, size))
-      : buffer.subarray(0, size);
-    this.sink.message({ type: 'binary', data });
+    const buffer = this.runs === undefined || this.size === 0 ? EMPTY : this.runs.gather();
+    if (this.text) this.sink.message({ type: 'text', data: buffer.toString('utf8') });
+    else this.sink.message({ type: 'binary', data: buffer });
     return undefined;
   }
 
@@ -479,7 +452,7 @@ export class MessageParser {
   private stop(error: WebSocketProtocolError | WebSocketUsageError): void {
     this.state = State.Failed;
     this.error = error;
-    this.collected = undefined;
+    this.runs = undefined;
     this.control = undefined;
   }
 }

@@ -1,46 +1,36 @@
 /**
  * FrameParser's handling of a payload that spans chunks (the rest of the parser is covered through
- * FrameDecoder in decoder.spec.ts): runs of at least 2 KiB are kept as views of their chunks and
- * copied once when the frame completes, short runs go into staging blocks that grow with what
- * arrived, and nothing is reserved because a header announced a length.
+ * FrameDecoder in decoder.spec.ts, the run store itself in runs.spec.ts): copied once when the
+ * frame completes, unmasked on the way, and nothing reserved because a header announced a length.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Opcode } from '../../lib/constants';
 import type { Frame } from '../../lib/frame/frame';
-import { FrameParser, stagingCapacity } from '../../lib/frame/parser';
+import { FrameParser } from '../../lib/frame/parser';
+import { Runs } from '../../lib/frame/runs';
 import { encodeFrame } from '../../lib/frame/serializer';
 import { parseChunks, pattern, split } from '../support/frames';
 
 const KiB = 1024;
 const KEY = 0x5a1c93e7;
 
-/** The Uint8Arrays a parser holds, directly or in an array field (white-box). */
-function held(parser: FrameParser): Uint8Array[] {
+/** The Uint8Arrays a parser holds, directly, in an array or in its {@link Runs} (white-box). */
+function held(holder: object): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (const value of Object.values(parser)) {
-    if (value instanceof Uint8Array) out.push(value);
-    else if (Array.isArray(value)) for (const item of value) if (item instanceof Uint8Array) out.push(item);
+  for (const value of Object.values(holder)) {
+    if (value instanceof Uint8Array) {
+      out.push(value);
+    } else if (Array.isArray(value)) {
+      for (const item of value) if (item instanceof Uint8Array) out.push(item);
+    } else if (value instanceof Runs) {
+      out.push(...held(value));
+    }
   }
   return out;
 }
 
 describe('FrameParser: payloads spanning chunks', () => {
-  describe('stagingCapacity', () => {
-    const table: Array<[received: number, length: number, capacity: number, why: string]> = [
-      [0, 10, 10, 'never past the frame'],
-      [0, 2 ** 40, 1024, 'a huge announced length reserves 1 KiB'],
-      [5000, 2 ** 40, 5000, 'grows with what arrived'],
-      [1_000_000, 2 ** 40, 16 * KiB, 'at most 16 KiB a block'],
-      [100, 150, 50, 'the rest of the frame only'],
-    ];
-    for (const [received, length, capacity, why] of table) {
-      it(`${why}: ${received} of ${length} -> ${capacity}`, () => {
-        expect(stagingCapacity(received, length)).to.equal(capacity);
-      });
-    }
-  });
-
   it('gives the same frames for any chunking, with runs above and below the view size, masked or not', () => {
     const payloads = fc.array(fc.integer({ min: 0, max: 12 * KiB }), { minLength: 1, maxLength: 4 });
     fc.assert(fc.property(payloads, fc.boolean(), fc.array(fc.nat(), { maxLength: 12 }), (lengths, masked, cuts) => {
