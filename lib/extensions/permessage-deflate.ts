@@ -91,6 +91,14 @@ const DEFAULT_THRESHOLD_ALONE = 1024;
  * default level takes about 1 ms; larger messages go to the threadpool.
  */
 export const SYNC_DEFLATE_LIMIT = 64 * 1024;
+/**
+ * An inflated message from this size is handed over in a later iteration of the event loop than
+ * the one in which zlib's output was gathered: the copy and what the application does with the
+ * message (decoding it to a string, answering it) are two pauses for the other connections, with
+ * their timers and I/O in between, not one twice as long.
+ */
+const SEPARATE_DELIVERY_MIN = 1024 * 1024;
+
 /** Compressed messages up to this size are inflated on the main thread (while the output stays small). */
 export const SYNC_INFLATE_INPUT_LIMIT = 32 * 1024;
 /**
@@ -593,25 +601,41 @@ export class PerMessageDeflate implements MessageExtension {
    * @throws {WebSocketUsageError} `WS_ERR_INVALID_STATE` after {@link close};
    *   `WS_ERR_INVALID_ARGUMENT` for data that is not bytes.
    */
-  encode(payload: Uint8Array, _isText: boolean, callback: ExtensionCallback): Buffer | undefined | typeof PENDING {
+  encode(payload: Uint8Array | string, _isText: boolean, callback: ExtensionCallback): Buffer | undefined | typeof PENDING {
     this.checkOpen();
-    if (!(payload instanceof Uint8Array)) misuse('data must be a Buffer or Uint8Array');
-    if (!this.shouldCompress(payload.byteLength)) return undefined;
+    let bytes: Uint8Array | undefined;
+    let size: number;
+    if (typeof payload === 'string') {
+      // A short string is encoded now; a long one only in its job, out of the sender's turn.
+      if (payload.length * MAX_UTF8_PER_UNIT <= SYNC_DEFLATE_LIMIT) bytes = Buffer.from(payload, 'utf8');
+      size = bytes === undefined ? Buffer.byteLength(payload, 'utf8') : bytes.length;
+    } else {
+      if (!(payload instanceof Uint8Array)) misuse('data must be a string, Buffer or Uint8Array');
+      bytes = payload;
+      size = payload.byteLength;
+    }
+    if (!this.shouldCompress(size)) return undefined;
     const dictionary = this.sent?.bytes(this.contextSize);
-    if (payload.byteLength <= SYNC_DEFLATE_LIMIT) {
-      const out = zlib.deflateRawSync(payload, dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary });
-      this.sent?.push(payload);
+    if (size <= SYNC_DEFLATE_LIMIT) {
+      const input = bytes ?? Buffer.from(payload as string, 'utf8');
+      const out = zlib.deflateRawSync(input, dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary });
+      this.sent?.push(input);
       return stripTail(out);
     }
     // The dictionary as it is now: the window moves on before the job runs.
     const options = dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary: Buffer.from(dictionary) };
-    this.sent?.push(payload);
+    if (this.sent !== undefined) this.sent.push(bytes ?? utf8Tail(payload as string, this.contextSize));
     jobs.run((done) => {
-      zlib.deflateRaw(payload, options, (error, out) => {
-        done();
-        if (error !== null) callback(error);
-        else callback(null, stripTail(out));
-      });
+      const run = (input: Uint8Array): void => {
+        zlib.deflateRaw(input, options, (error, out) => {
+          done();
+          if (error !== null) callback(error);
+          else callback(null, stripTail(out));
+        });
+      };
+      if (bytes !== undefined) run(bytes);
+      // In a later iteration of the event loop than the sender's (see nextIteration).
+      else setImmediate(() => { setImmediate(() => { run(Buffer.from(payload as string, 'utf8')); }); });
     });
     return PENDING;
   }
@@ -868,8 +892,10 @@ export class PerMessageDeflate implements MessageExtension {
     return out.length > limit ? this.failed(tooLarge(limit)) : out;
   }
 
+  /** Hands an asynchronous result over (a large message in a turn of its own). */
   private deliver(result: Buffer | Error, callback: ExtensionCallback): void {
     if (result instanceof Error) callback(result);
+    else if (result.length >= SEPARATE_DELIVERY_MIN) setImmediate(nextIteration, callback, fit(result));
     else callback(null, fit(result));
   }
 
@@ -940,6 +966,28 @@ function stripTail(out: Buffer): Buffer {
  * zlib returns a small result as a view of its 16 KiB output chunk. Copy such a result, so a
  * message the application keeps does not hold on to a buffer several times its size.
  */
+/** A string of n UTF-16 units encodes to at most 3n bytes of UTF-8. */
+const MAX_UTF8_PER_UNIT = 3;
+
+/**
+ * Calls back with a result in a later iteration of the event loop: queued as an immediate, this
+ * runs in the current iteration's check phase, and an immediate queued from there waits for the
+ * next iteration, after its timers and I/O.
+ */
+function nextIteration(callback: ExtensionCallback, payload: Buffer): void {
+  setImmediate(callback, null, payload);
+}
+
+/**
+ * The last `count` bytes (or all) of the UTF-8 form of `text`, without encoding the rest: every
+ * UTF-16 unit is at least one byte, and one unit more covers a surrogate pair cut in two, whose
+ * lone half (encoded as U+FFFD) then falls before the bytes kept.
+ */
+export function utf8Tail(text: string, count: number): Buffer {
+  const tail = Buffer.from(count >= text.length ? text : text.slice(text.length - count - 1), 'utf8');
+  return tail.length > count ? tail.subarray(tail.length - count) : tail;
+}
+
 function fit(bytes: Buffer): Buffer {
   const backing = bytes.buffer.byteLength;
   return backing > Buffer.poolSize && bytes.length < backing >>> 1 ? Buffer.from(bytes) : bytes;

@@ -43,9 +43,11 @@ export interface MessageExtension {
    * Transforms the payload of an outgoing data message. Returns the payload to send in its place
    * (its first frame then carries {@link rsvBits}), `undefined` to send the message untransformed,
    * or {@link PENDING} when `callback` will receive it. Results go out in the order of the calls.
+   * Text may come as the application's string: its bytes are its UTF-8 form, which an extension
+   * that works later (on the threadpool) can make then, out of the sender's turn.
    * @throws {WebSocketUsageError} when the extension is closed.
    */
-  encode(payload: Uint8Array, isText: boolean, callback: ExtensionCallback): Buffer | undefined | Pending;
+  encode(payload: Uint8Array | string, isText: boolean, callback: ExtensionCallback): Buffer | undefined | Pending;
 
   /**
    * Takes the next payload piece of an incoming message whose first frame carried

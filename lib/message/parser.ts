@@ -11,7 +11,7 @@ import { Runs } from '../frame/runs';
 import { numberOption } from '../options';
 import { readClosePayload } from './close';
 import { type MessageExtension, PENDING } from './extension';
-import { Utf8Validator } from './utf8';
+import { decodeUtf8, Utf8Validator, utf8Text } from './utf8';
 
 export interface TextMessage { type: 'text'; data: string }
 export interface BinaryMessage { type: 'binary'; data: Buffer }
@@ -110,13 +110,6 @@ const enum State {
 
 const EMPTY = Buffer.alloc(0);
 
-/**
- * Validates and decodes a single-frame text message in one native pass. Measured on Node 20
- * against `isUtf8()` + `toString()`: 30-90 ns faster for short messages, equal from ~1 KiB.
- * `ignoreBOM` keeps a leading U+FEFF: it is part of the message, not a byte-order mark. One
- * decoder serves every parser: `decode()` without `stream` keeps no state between calls.
- */
-const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
  * The sans-I/O message assembler: feed it the frames of one connection in order with
@@ -304,12 +297,8 @@ export class MessageParser {
       this.sink.message({ type: 'binary', data: payload });
       return undefined;
     }
-    let data: string;
-    try {
-      data = textDecoder.decode(payload);
-    } catch {
-      return this.fail('WS_ERR_INVALID_UTF8');
-    }
+    const data = decodeUtf8(payload);
+    if (data === undefined) return this.fail('WS_ERR_INVALID_UTF8');
     this.sink.message({ type: 'text', data });
     return undefined;
   }
@@ -393,7 +382,7 @@ export class MessageParser {
       return undefined;
     }
     const buffer = this.runs === undefined || this.size === 0 ? EMPTY : this.runs.gather();
-    if (this.text) this.sink.message({ type: 'text', data: buffer.toString('utf8') });
+    if (this.text) this.sink.message({ type: 'text', data: utf8Text(buffer) });
     else this.sink.message({ type: 'binary', data: buffer });
     return undefined;
   }

@@ -172,7 +172,7 @@ export class MessageSerializer {
       return;
     }
     let held: HeldFrames | undefined;
-    const encoded = extension.encode(bytesOf(data), !isBinary, (error, payload) => {
+    const encoded = extension.encode(data, !isBinary, (error, payload) => {
       const target = held as HeldFrames;
       if (error === null && payload !== undefined) writeData(target, opcode, payload, this.fragmentSize, true);
       target.release(error ?? undefined);

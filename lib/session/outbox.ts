@@ -33,6 +33,20 @@ const MAX_BLOCK = 16 * 1024;
  */
 const CHUNK_OVERHEAD = 96;
 
+/**
+ * The payload to send as the caller's own bytes, only its header written (a large unmasked binary
+ * payload: copying it would cost more than the extra chunk), or undefined to serialize it whole.
+ */
+function sharedPayload(frame: FrameInput, length: number, masked: boolean): Buffer | undefined {
+  const payload = frame.payload;
+  if (masked || length < ZERO_COPY_MIN || payload === undefined || typeof payload === 'string') return undefined;
+  return Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+}
+
+function headerByte(frame: FrameInput): number {
+  return firstByte(frame.fin !== false, frame.rsv1 === true, frame.rsv2 === true, frame.rsv3 === true, frame.opcode);
+}
+
 /** A position reserved for frames that come later (an extension still encoding a message). */
 class Slot implements HeldFrames {
   readonly chunks: Array<Buffer | WriteCallback> = [];
@@ -43,9 +57,10 @@ class Slot implements HeldFrames {
   constructor(private readonly outbox: Outbox, readonly estimate: number) {}
 
   frame(frame: FrameInput): void {
-    const chunk = this.outbox.encode(frame);
-    this.chunks.push(chunk);
-    this.bytes += chunk.length;
+    for (const chunk of this.outbox.encode(frame)) {
+      this.chunks.push(chunk);
+      this.bytes += chunk.length;
+    }
   }
 
   release(error?: Error): void {
@@ -118,13 +133,12 @@ export class Outbox implements FrameWriter {
     const length = validate(frame);
     const masked = this.maskSource !== undefined;
     const head = headerLength(length, masked);
-    const payload = frame.payload;
-    if (!masked && length >= ZERO_COPY_MIN && payload !== undefined && typeof payload !== 'string') {
-      // A large unmasked payload goes out as the caller's own bytes: only its header is written.
+    const shared = sharedPayload(frame, length, masked);
+    if (shared !== undefined) {
       const at = this.reserve(head);
-      this.pos = writeHeader(this.block as Buffer, at, firstByte(frame.fin !== false, frame.rsv1 === true, frame.rsv2 === true, frame.rsv3 === true, frame.opcode), length, -1);
+      this.pos = writeHeader(this.block as Buffer, at, headerByte(frame), length, -1);
       this.seal();
-      this.push(Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+      this.push(shared);
       return;
     }
     const size = head + length;
@@ -220,11 +234,18 @@ export class Outbox implements FrameWriter {
   }
 
   /** @internal A frame of a reserved message, serialized on its own. */
-  encode(frame: FrameInput): Buffer {
+  encode(frame: FrameInput): Buffer[] {
     const length = validate(frame);
-    const out = Buffer.allocUnsafe(headerLength(length, this.maskSource !== undefined) + length);
+    const masked = this.maskSource !== undefined;
+    const shared = sharedPayload(frame, length, masked);
+    if (shared !== undefined) {
+      const head = Buffer.allocUnsafe(headerLength(length, false));
+      writeHeader(head, 0, headerByte(frame), length, -1);
+      return [head, shared];
+    }
+    const out = Buffer.allocUnsafe(headerLength(length, masked) + length);
     writeFrame(out, 0, frame, length, this.nextKey());
-    return out;
+    return [out];
   }
 
   /** @internal A reserved position was filled or failed. */

@@ -7,6 +7,8 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { executionAsyncResource } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -18,7 +20,9 @@ import { CloseCode, Opcode } from '../../lib/constants';
 import { FrameDecoder } from '../../lib/frame/decoder';
 import { type Role } from '../../lib/frame/frame';
 import { acceptDeflateResponse, deflateOffer, negotiateDeflate } from '../../lib/handshake/permessage-deflate';
-import { checkDeflateOptions, type DeflateOptions, type DeflateParams, maxCompressedSize, PERMESSAGE_DEFLATE, PerMessageDeflate } from '../../lib/extensions/permessage-deflate';
+import {
+  checkDeflateOptions, type DeflateOptions, type DeflateParams, maxCompressedSize, PERMESSAGE_DEFLATE, PerMessageDeflate, utf8Tail,
+} from '../../lib/extensions/permessage-deflate';
 import { FrameEncoder } from '../../lib/frame/encoder';
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
 import { PENDING } from '../../lib/message/extension';
@@ -779,6 +783,66 @@ describe('PerMessageDeflate: round trips', () => {
     expect(out.buffer.byteLength).to.be.at.most(Buffer.poolSize);
   });
 });
+
+describe('PerMessageDeflate: text handed over as a string', () => {
+  /** The result of encode(), waiting for the callback when it is pending. */
+  function encoded(codec: PerMessageDeflate, data: string | Buffer): Promise<Buffer | undefined> {
+    return new Promise((resolve, reject) => {
+      const out = codec.encode(data, typeof data === 'string', (error, payload) => {
+        if (error !== null) reject(error);
+        else resolve(payload);
+      });
+      if (out !== PENDING) resolve(out);
+    });
+  }
+
+  it('utf8Tail gives the last bytes of the UTF-8 form, whatever characters the cut falls in', () => {
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), fc.nat(300), (text, count) => {
+      const bytes = Buffer.from(text, 'utf8');
+      expect(utf8Tail(text, count).equals(bytes.subarray(Math.max(0, bytes.length - count)))).to.equal(true);
+    }), { numRuns: 2000 });
+  });
+
+  it('compresses a string, short or beyond the synchronous limit, exactly as its UTF-8 bytes, and keeps the same window', async () => {
+    // Characters of 1 to 4 bytes, so that the window's cut falls inside multi-byte sequences.
+    const texts = ['Hello', 'é€😀'.repeat(40), `${'{"id":1,"name":"é€😀"},'.repeat(9000)}😀`, 'after the large one 😀'];
+    const { server: viaStrings } = pair(P());
+    const { server: viaBytes, client } = pair(P());
+    for (const text of texts) {
+      const a = await encoded(viaStrings, text);
+      const b = await encoded(viaBytes, Buffer.from(text, 'utf8'));
+      expect(a, `${text.length} characters`).to.deep.equal(b);
+      if (a !== undefined) expect(await new Promise((resolve) => { resolveInflated(client, a, resolve); })).to.equal(text);
+    }
+  });
+
+  it('hands a large inflated message over in a turn of its own (an Immediate), a smaller one in zlib\'s turn', async () => {
+    const { server, client } = pair(P());
+    // 2 MiB that compress to little; 200 KiB that barely compress (both beyond the synchronous limits).
+    const noise = randomBytes(200 * KiB);
+    for (const [data, separate] of [[Buffer.alloc(2 * MiB, 'abc'), true], [noise, false]] as const) {
+      const size = data.length;
+      const compressed = server.deflate(data);
+      const resource = await new Promise<string>((resolve, reject) => {
+        const out = client.decode(compressed, true, 64 * MiB, (error, payload) => {
+          if (error !== null) reject(error);
+          else if (payload?.length !== size) reject(new Error(`got ${payload?.length} bytes`));
+          else resolve((executionAsyncResource() as object).constructor.name);
+        });
+        expect(out).to.equal(PENDING);
+      });
+      expect(resource === 'Immediate', `${size} bytes delivered from a ${resource}`).to.equal(separate);
+    }
+  });
+});
+
+function resolveInflated(codec: PerMessageDeflate, payload: Buffer, resolve: (text: string) => void): void {
+  const out = codec.decode(payload, true, 64 * MiB, (error, data) => {
+    if (error !== null) throw error;
+    resolve((data as Buffer).toString('utf8'));
+  });
+  if (out !== PENDING) resolve((out as Buffer).toString('utf8'));
+}
 
 describe('PerMessageDeflate: windows', () => {
   /** `count` copies of a 200-byte block, `distance` bytes apart: matches reach exactly that far back. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { hasNativeUtf8Validation, isValidUtf8, Utf8Validator } from '../../lib/message/utf8';
+import { decodeUtf8, hasNativeUtf8Validation, isValidUtf8, Utf8Validator, utf8Text } from '../../lib/message/utf8';
 
 /**
  * Reference validator written straight from the Unicode Standard's Table 3-7 ("Well-Formed UTF-8
@@ -133,6 +133,40 @@ const UTF8_VECTORS: readonly Utf8Vector[] = [
 ];
 
 describe('utf8', () => {
+  describe('decodeUtf8 and utf8Text', () => {
+    const MiB = 1024 * 1024;
+    const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+    it('decode like a fatal TextDecoder that keeps a BOM, or give undefined for invalid bytes', () => {
+      fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        let expected: string | undefined;
+        try { expected = fatal.decode(bytes); } catch { expected = undefined; }
+        expect(decodeUtf8(Buffer.from(bytes))).to.equal(expected);
+        if (expected !== undefined) expect(utf8Text(Buffer.from(bytes))).to.equal(expected);
+      }), { numRuns: 2000 });
+      expect(decodeUtf8(Buffer.from([0xef, 0xbb, 0xbf, 0x41]))).to.equal('\ufeffA');
+    });
+
+    it('decode large text the same whether it is pure ASCII (external-string path) or not', () => {
+      const ascii = Buffer.alloc(2 * MiB, 'json{"a":1}, ');
+      expect(decodeUtf8(ascii)).to.equal(ascii.toString('utf8'));
+      expect(utf8Text(ascii)).to.equal(ascii.toString('utf8'));
+      const accented = Buffer.concat([ascii, Buffer.from('é€😀')]);
+      expect(decodeUtf8(accented)).to.equal(accented.toString('utf8'));
+      expect(utf8Text(accented)).to.equal(accented.toString('utf8'));
+    });
+
+    it('refuse large invalid text, the bad byte anywhere', () => {
+      for (const at of [0, MiB, 2 * MiB - 1]) {
+        const bytes = Buffer.alloc(2 * MiB, 'a');
+        bytes[at] = 0xff;
+        expect(decodeUtf8(bytes), `0xff at ${at}`).to.equal(undefined);
+      }
+      // A lone surrogate's encoding is not ASCII and not valid UTF-8 (RFC 3629 §3).
+      expect(decodeUtf8(Buffer.concat([Buffer.alloc(2 * MiB, 'a'), Buffer.from([0xed, 0xa0, 0x80])]))).to.equal(undefined);
+    });
+  });
+
   describe('the reference validator (sanity check of the test oracle)', () => {
     it('agrees with a fatal TextDecoder on every vector and on random bytes', () => {
       const check = (bytes: Buffer): void => {

@@ -61,9 +61,9 @@ class ReversingExtension implements MessageExtension {
 
   constructor(readonly sharedEncoding: string | undefined, private readonly options: { later?: boolean; threshold?: number } = {}) {}
 
-  encode(payload: Uint8Array, _isText: boolean, callback: ExtensionCallback): Buffer | undefined | Pending {
+  encode(payload: Uint8Array | string, _isText: boolean, callback: ExtensionCallback): Buffer | undefined | Pending {
     this.encodes++;
-    if (payload.byteLength < (this.options.threshold ?? 0)) return undefined;
+    if (Buffer.byteLength(payload) < (this.options.threshold ?? 0)) return undefined;
     const out = Buffer.from(payload).reverse();
     if (this.options.later === true) {
       this.waiting.push(() => { callback(null, out); });

@@ -54,6 +54,17 @@ describe('Outbox (the packed outgoing queue)', () => {
     expect(chunks.some((c) => c === payload)).to.equal(true);
   });
 
+  it('does the same for a large payload of a reserved message (an extension\'s output), with its bits', () => {
+    const outbox = new Outbox(undefined, new Owner());
+    const held = outbox.hold(100);
+    const payload = Buffer.alloc(64 * 1024, 2);
+    held.frame({ opcode: Opcode.Text, payload, rsv1: true });
+    held.release();
+    const { chunks, frames } = drain(outbox, 'client');
+    expect(chunks.some((c) => c === payload)).to.equal(true);
+    expect(frames.map((f) => [f.opcode, f.rsv1, f.payload.length])).to.deep.equal([[Opcode.Text, true, 64 * 1024]]);
+  });
+
   it('holds everything behind a reserved position until it is filled, then hands it out in order', () => {
     const owner = new Owner();
     const outbox = new Outbox(undefined, owner);

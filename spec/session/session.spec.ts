@@ -344,7 +344,7 @@ describe('Session (sans-I/O connection core)', () => {
       readonly name = 'x-later';
       readonly rsvBits = 0x40;
       readonly pending: Array<() => void> = [];
-      encode(payload: Uint8Array, _isText: boolean, callback: ExtensionCallback): typeof PENDING {
+      encode(payload: Uint8Array | string, _isText: boolean, callback: ExtensionCallback): typeof PENDING {
         this.pending.push(() => { callback(null, Buffer.from(payload).reverse()); });
         return PENDING;
       }
