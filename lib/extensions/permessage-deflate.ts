@@ -113,6 +113,13 @@ export const SYNC_INFLATE_OUTPUT_LIMIT = 1024 * 1024;
  */
 const OUTPUT_CHUNK_SIZE = 16 * 1024;
 /**
+ * Output chunk of a job on the threadpool (a large message): each chunk is a round trip between
+ * the threadpool and the main thread, so larger chunks mean fewer (a 1 MiB message: 16 instead of
+ * 64; measured 1.3 ms less main-thread CPU per echo of 1 MiB of JSON). Below 128 KiB, where
+ * malloc would map fresh pages for every chunk.
+ */
+const JOB_CHUNK_SIZE = 64 * 1024;
+/**
  * A compressed message may be larger than its inflated form: zlib's deflateBound() for any
  * settings is n + n/8 + n/64 + 5, and a sender that flushes per frame adds ~5 bytes each time. The
  * bound is a quarter more than the inflated limit plus 64 KiB: enough for any sane compressor, and
@@ -627,7 +634,7 @@ export class PerMessageDeflate implements MessageExtension {
     if (this.sent !== undefined) this.sent.push(bytes ?? utf8Tail(payload as string, this.contextSize));
     jobs.run((done) => {
       const run = (input: Uint8Array): void => {
-        zlib.deflateRaw(input, options, (error, out) => {
+        zlib.deflateRaw(input, { ...options, chunkSize: JOB_CHUNK_SIZE }, (error, out) => {
           done();
           if (error !== null) callback(error);
           else callback(null, stripTail(out));
@@ -780,7 +787,7 @@ export class PerMessageDeflate implements MessageExtension {
       }
     }
     jobs.run((done) => {
-      zlib.inflateRaw(input, { ...options, maxOutputLength: Math.max(1, limit) }, (error, out) => {
+      zlib.inflateRaw(input, { ...options, chunkSize: JOB_CHUNK_SIZE, maxOutputLength: Math.max(1, limit) }, (error, out) => {
         done();
         if (this.closed) return;
         const result = error === null ? this.checkedSize(out, limit) : this.failed(corruptOr(error));
@@ -830,7 +837,7 @@ export class PerMessageDeflate implements MessageExtension {
     const snapshot = dictionary === undefined ? undefined : Buffer.from(dictionary);
     const asyncOptions = snapshot === undefined ? options : { ...options, dictionary: snapshot };
     jobs.run((done) => {
-      zlib.inflateRaw(input, { ...asyncOptions, maxOutputLength: limit + PROBE_OUTPUT_SLACK }, (error, out) => {
+      zlib.inflateRaw(input, { ...asyncOptions, chunkSize: JOB_CHUNK_SIZE, maxOutputLength: limit + PROBE_OUTPUT_SLACK }, (error, out) => {
         done();
         if (this.closed) return;
         if (error !== null && isTooLarge(error)) {
