@@ -71,7 +71,7 @@ const USERS = 500;
 const STATUSES = ['online', 'away', 'busy', 'offline'];
 
 /** Seeded JSON documents of chat messages, presence changes and dashboard metrics. */
-class Documents {
+export class Documents {
   private readonly prng: Prng;
   private id = 1_000;
   private ts = 1_735_000_000_000;

@@ -51,6 +51,7 @@ import { RSV1_BIT } from '../constants';
 import { WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import type { Role } from '../frame/frame';
 import { type ExtensionCallback, type MessageExtension, PENDING } from '../message/extension';
+import { type EngineHolder, KeptDeflater, WARM_MS } from './kept-deflater';
 
 // --- Constants -------------------------------------------------------------------------------
 
@@ -510,7 +511,7 @@ function corruptOr(error: unknown): WebSocketProtocolError | Error {
  *
  * @throws {WebSocketUsageError} `WS_ERR_INVALID_ARGUMENT` for invalid params, role or options.
  */
-export class PerMessageDeflate implements MessageExtension {
+export class PerMessageDeflate implements MessageExtension, EngineHolder {
   readonly name = PERMESSAGE_DEFLATE;
   /** RFC 7692 §6: RSV1 marks a compressed message's first frame. */
   readonly rsvBits = RSV1_BIT;
@@ -527,6 +528,10 @@ export class PerMessageDeflate implements MessageExtension {
   private readonly contextSize: number;
   /** Window of what we sent; undefined without our context takeover. */
   private readonly sent: Window | undefined;
+  /** A deflate engine kept while we send often (lib/extensions/kept-deflater.ts). */
+  private engine: KeptDeflater | undefined;
+  /** When the last message was compressed on the main thread (performance.now()). */
+  private lastSendAt = -Infinity;
   /** Window of what we received; undefined without the peer's context takeover (or once streaming). */
   private received: Window | undefined;
   /** The peer's messages go through a kept zlib stream (see the top of this file). */
@@ -625,24 +630,24 @@ export class PerMessageDeflate implements MessageExtension {
     const dictionary = this.sent?.bytes(this.contextSize);
     if (size <= SYNC_DEFLATE_LIMIT) {
       const input = bytes ?? Buffer.from(payload as string, 'utf8');
-      const out = zlib.deflateRawSync(input, dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary });
+      const out = this.deflateNow(input, dictionary);
       this.sent?.push(input);
       return stripTail(out);
     }
+    // A kept engine would miss this message in its history.
+    this.dropEngine();
     // The dictionary as it is now: the window moves on before the job runs.
     const options = dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary: Buffer.from(dictionary) };
     if (this.sent !== undefined) this.sent.push(bytes ?? utf8Tail(payload as string, this.contextSize));
+    const jobOptions = { ...options, chunkSize: JOB_CHUNK_SIZE };
     jobs.run((done) => {
-      const run = (input: Uint8Array): void => {
-        zlib.deflateRaw(input, { ...options, chunkSize: JOB_CHUNK_SIZE }, (error, out) => {
-          done();
-          if (error !== null) callback(error);
-          else callback(null, stripTail(out));
-        });
+      const finish = (error: Error | null, out?: Buffer): void => {
+        done();
+        if (error !== null) callback(error);
+        else callback(null, stripTail(out as Buffer));
       };
-      if (bytes !== undefined) run(bytes);
-      // In a later iteration of the event loop than the sender's (see nextIteration).
-      else setImmediate(() => { setImmediate(() => { run(Buffer.from(payload as string, 'utf8')); }); });
+      if (bytes !== undefined) zlib.deflateRaw(bytes, jobOptions, finish);
+      else deflateText(payload as string, jobOptions, finish);
     });
     return PENDING;
   }
@@ -658,10 +663,41 @@ export class PerMessageDeflate implements MessageExtension {
     if (typeof data === 'string') input = Buffer.from(data, 'utf8');
     else if (data instanceof Uint8Array) input = data;
     else misuse('data must be a string, Buffer or Uint8Array');
-    const dictionary = this.sent?.bytes(this.contextSize);
-    const out = zlib.deflateRawSync(input, dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary });
+    const out = this.deflateNow(input, this.sent?.bytes(this.contextSize));
     this.sent?.push(input);
     return stripTail(out);
+  }
+
+  /**
+   * Compresses on the main thread: with the kept engine, made for a message that follows the
+   * previous one within WARM_MS; else with a fresh engine given `dictionary` (the history).
+   */
+  private deflateNow(input: Uint8Array, dictionary: Buffer | undefined): Buffer {
+    const now = performance.now();
+    const warm = now - this.lastSendAt < WARM_MS;
+    this.lastSendAt = now;
+    let engine = this.engine;
+    if (engine === undefined && warm) engine = this.engine = KeptDeflater.create(this.deflateOptions, this.sent?.bytes(), this);
+    // An empty message adds nothing a kept engine would flush again (zlib emits no second marker).
+    if (engine !== undefined && input.length > 0) {
+      const out = engine.deflate(input, this.sent === undefined);
+      if (out !== undefined) return out;
+      this.engine = undefined;
+    }
+    return zlib.deflateRawSync(input, dictionary === undefined ? this.deflateOptions : { ...this.deflateOptions, dictionary });
+  }
+
+  /** {@link EngineHolder.sweepEngine}: the kept engine goes once unused for a whole sweep. */
+  sweepEngine(): void {
+    const engine = this.engine;
+    if (engine === undefined) return;
+    if (engine.used) engine.used = false;
+    else this.dropEngine();
+  }
+
+  private dropEngine(): void {
+    this.engine?.close();
+    this.engine = undefined;
   }
 
   /**
@@ -747,6 +783,7 @@ export class PerMessageDeflate implements MessageExtension {
     this.received?.clear();
     this.stream?.close();
     this.stream = undefined;
+    this.dropEngine();
   }
 
   /** Whether messages are checked with the probe: the peer keeps context, and no stream is kept yet. */
@@ -983,6 +1020,51 @@ const MAX_UTF8_PER_UNIT = 3;
  */
 function nextIteration(callback: ExtensionCallback, payload: Buffer): void {
   setImmediate(callback, null, payload);
+}
+
+/** UTF-16 units of a long text encoded to UTF-8 per turn of the event loop (see deflateText). */
+const TEXT_SLICE = 256 * 1024;
+
+/**
+ * Compresses a long text on the threadpool without making its whole UTF-8 form at once: slices of
+ * {@link TEXT_SLICE} units are encoded one per event-loop iteration (each at most 768 KiB, where
+ * encoding 8 MiB in one go held the loop for 25 ms on the development machine) and written to one
+ * raw deflate stream, which ends with a sync flush as a one-call deflate would.
+ */
+function deflateText(text: string, options: zlib.ZlibOptions, callback: (error: Error | null, out?: Buffer) => void): void {
+  const stream = zlib.createDeflateRaw(options);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let failed = false;
+  stream.on('data', (chunk: Buffer) => {
+    chunks.push(chunk);
+    total += chunk.length;
+  });
+  stream.on('error', (error: Error) => {
+    if (failed) return;
+    failed = true;
+    callback(error);
+  });
+  let at = 0;
+  const step = (): void => {
+    if (failed) return;
+    if (at >= text.length) {
+      stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        stream.close();
+        if (!failed) callback(null, Buffer.concat(chunks, total));
+      });
+      return;
+    }
+    let end = Math.min(text.length, at + TEXT_SLICE);
+    // A surrogate pair stays in one slice (apart, each half would encode as U+FFFD).
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++;
+    const slice = Buffer.from(text.slice(at, end), 'utf8');
+    at = end;
+    // The next slice in a later iteration than this one (see nextIteration).
+    stream.write(slice, () => { setImmediate(setImmediate, step); });
+  };
+  setImmediate(setImmediate, step);
 }
 
 /**
