@@ -17,7 +17,9 @@
  *   connection keeps every frame sent after it (pings and close included) in order behind it.
  *
  * Between messages a connection therefore holds no zlib engine, only the bytes of history (at most
- * 32 KiB a direction), instead of two live engines (about 300 KiB with zlib's defaults).
+ * 32 KiB a direction), instead of two live engines (about 300 KiB with zlib's defaults). A
+ * connection that sends often gets a kept deflate engine for a while (kept-deflater.ts): loading
+ * the history into a fresh engine for every small message would cost more than the message.
  *
  * ## Inflating: exactly as a persistent inflater would
  *
