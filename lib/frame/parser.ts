@@ -375,7 +375,8 @@ export class FrameParser {
     if (available === 0) return false;
 
     const count = Math.min(length - this.received, available);
-    runs.add(chunk, this.pos, count, length - this.received);
+    // A view pins what the caller wrote (a socket read, or a slice of the caller's own memory).
+    runs.add(chunk, this.pos, count, length - this.received, chunk.length);
     this.received += count;
     this.pos += count;
     if (this.received < length) return false;

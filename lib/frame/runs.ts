@@ -9,10 +9,12 @@
  * about what arrived (at most twice it), whatever the chunking, never what a header announced, and
  * a peer sending tiny chunks cannot make us keep a Buffer object per chunk.
  */
-import { maskInto } from './mask';
+import { maskInto, unmask } from './mask';
 
 /** A run at least this long that uses at least half of its memory is kept as a view. */
 export const VIEW_MIN = 2048;
+/** Below this many bytes a run is copied by a loop here rather than a native call. */
+const SMALL_COPY = 64;
 /** Staging blocks start this small and grow with what arrived, up to {@link MAX_STAGING}. */
 const MIN_STAGING = 1024;
 const MAX_STAGING = 16 * 1024;
@@ -32,15 +34,20 @@ export class Runs {
   private staged = -1;
   /** Bytes added so far. */
   length = 0;
+  /** The only part is a staging block of ours (its memory may be changed in place). */
+  private ownsOnly = false;
 
   /**
    * Adds `count` bytes of `chunk` from `start`. `room`: how many more bytes may still come,
-   * counting these (a staging block never reserves past it). The chunk's bytes must not change
-   * until {@link gather} (a kept run is a view of them).
+   * counting these (a staging block never reserves past it). `footprint`: the memory a view of
+   * the chunk keeps alive, by default its whole ArrayBuffer (a socket read's own); a run is kept
+   * as a view only if it is at least half of that. The chunk's bytes must not change until
+   * {@link gather} (a kept run is a view of them).
    */
-  add(chunk: Buffer, start: number, count: number, room: number): void {
-    if (count >= VIEW_MIN && count * 2 >= chunk.buffer.byteLength) {
+  add(chunk: Buffer, start: number, count: number, room: number, footprint = chunk.buffer.byteLength): void {
+    if (count >= VIEW_MIN && count * 2 >= footprint) {
       this.seal();
+      this.ownsOnly = false;
       this.parts.push(start === 0 && count === chunk.length ? chunk : chunk.subarray(start, start + count));
       this.length += count;
       return;
@@ -51,10 +58,17 @@ export class Runs {
       if (block === undefined || this.staged === block.length) {
         block = Buffer.allocUnsafe(stagingCapacity(this.length, room));
         parts.push(block);
+        this.ownsOnly = parts.length === 1;
         this.staged = 0;
       }
       const n = Math.min(count, block.length - this.staged);
-      chunk.copy(block, this.staged, start, start + n);
+      if (n < SMALL_COPY) {
+        // A few bytes (tiny chunks) cost less copied here than through a native call.
+        const at = this.staged;
+        for (let i = 0; i < n; i++) block[at + i] = chunk[start + i];
+      } else {
+        chunk.copy(block, this.staged, start, start + n);
+      }
       this.staged += n;
       this.length += n;
       room -= n;
@@ -75,6 +89,11 @@ export class Runs {
     if (only !== undefined && maskKey === undefined) {
       // One run: it is the result (an exact staging block, or a run kept as it came).
       out = only;
+    } else if (only !== undefined && this.ownsOnly) {
+      // One staging block of exactly the payload (a small frame cut across chunks): our own
+      // memory, unmasked where it is.
+      out = only;
+      unmask(out, maskKey as number, 0);
     } else {
       out = Buffer.allocUnsafe(this.length);
       let at = 0;
@@ -86,6 +105,7 @@ export class Runs {
     }
     parts.length = 0;
     this.length = 0;
+    this.ownsOnly = false;
     return out;
   }
 
