@@ -92,7 +92,9 @@ function serverChild(kind: ServerKind): void {
 interface ServerHandle { kind: ServerKind; url: string; proc: ChildProcess }
 
 async function spawnServer(kind: ServerKind): Promise<ServerHandle> {
-  const proc = fork(__filename, ['--server', kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_SERVER_FLAGS adds node flags to the server child, as in servers.ts (e.g. `--cpu-prof`).
+  const execArgv = (process.env.BENCH_SERVER_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
+  const proc = fork(__filename, ['--server', kind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const timer = setTimeout(() => { proc.kill(); }, CONNECT_TIMEOUT_MS);
   try {
     const [message] = await once(proc, 'message') as [{ url?: string; error?: string }];

@@ -21,11 +21,10 @@
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { FrameDecoder } from '../lib/frame/decoder';
 import type { FramePiece } from '../lib/frame/frame';
+import { type Message as DecodedMessage, MessageDecoder } from '../lib/message/decoder';
 import { KiB, MiB, Prng, type Row, type Settings, selected, standalone, turn } from './harness';
 
 const FRAME_BYTES = 1024 * MiB;
@@ -151,27 +150,6 @@ function resetHwm(): boolean {
   }
 }
 
-interface MessageDecoderLike extends NodeJS.WritableStream {
-  on(event: 'data', listener: (message: { type: string; stream?: Readable }) => void): this;
-  on(event: 'error', listener: (err: Error) => void): this;
-}
-type MessageDecoderClass = new (options: { streaming: boolean; maxMessageSize: number }) => MessageDecoderLike;
-
-const MESSAGE_MODULE = join(__dirname, '..', 'lib', 'message.js');
-
-/** lib/message's MessageDecoder if that module is built and exports it, else why not. */
-export function loadMessageDecoder(): MessageDecoderClass | string {
-  if (!existsSync(MESSAGE_MODULE)) return 'lib/message.ts not built yet';
-  try {
-    // A runtime require: the bench compiles and runs whether or not the message layer exists yet.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const decoder = (require(MESSAGE_MODULE) as { MessageDecoder?: unknown }).MessageDecoder;
-    return typeof decoder === 'function' ? (decoder as MessageDecoderClass) : 'lib/message does not export MessageDecoder';
-  } catch (err) {
-    return `lib/message failed to load: ${(err as Error).message}`;
-  }
-}
-
 /** The child: stream one frame, measure, report to the parent and exit. */
 async function child(mode: Mode): Promise<ChildResult> {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -193,12 +171,10 @@ async function child(mode: Mode): Promise<ChildResult> {
       if (piece.last) done = true;
     });
   } else {
-    const MessageDecoder = loadMessageDecoder();
-    if (typeof MessageDecoder === 'string') throw new Error(MessageDecoder);
     const messages = new MessageDecoder({ streaming: true, maxMessageSize: Infinity });
     messages.on('error', (err: Error) => { failure = err; });
-    messages.on('data', (message) => {
-      if (message.type !== 'binary-stream' || message.stream === undefined) {
+    messages.on('data', (message: DecodedMessage) => {
+      if (message.type !== 'binary-stream') {
         failure = new Error(`expected a binary-stream message, got ${message.type}`);
         return;
       }
@@ -308,16 +284,11 @@ export async function benchMemory(settings: Settings): Promise<Row[]> {
   for (const { mode, title } of lines) {
     if (!selected(settings, title)) continue;
     process.stderr.write(`  ${title} ...`);
-    const missing = mode === 'messages' ? loadMessageDecoder() : undefined;
     let row: Row;
-    if (typeof missing === 'string') {
-      row = { group: 'memory', title, status: 'pending', targetText: `< ${LIMIT_BYTES / MiB} MiB above baseline`, note: missing };
-    } else {
-      try {
-        row = rowFor(title, await runChild(mode), mode === 'source' || mode === 'frames-fresh');
-      } catch (err) {
-        row = { group: 'memory', title, status: 'error', note: (err as Error).message };
-      }
+    try {
+      row = rowFor(title, await runChild(mode), mode === 'source' || mode === 'frames-fresh');
+    } catch (err) {
+      row = { group: 'memory', title, status: 'error', note: (err as Error).message };
     }
     process.stderr.write(` ${row.status}\n`);
     rows.push(row);
