@@ -43,7 +43,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** A raw TCP connection through a real RFC 6455 §4.1 opening handshake; resolves at the 101. */
-async function rawConnect(port: number): Promise<Socket> {
+export async function rawConnect(port: number): Promise<Socket> {
   const socket = netConnect(port, '127.0.0.1');
   socket.setNoDelay(true);
   const timer = setTimeout(() => { socket.destroy(new Error('handshake timed out')); }, CONNECT_TIMEOUT_MS);

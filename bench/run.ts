@@ -15,6 +15,7 @@ import { cpus } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unmaskImplementation } from '../lib/frame/mask';
+import { benchAttack } from './attack';
 import { benchCompression } from './compression';
 import { benchDecode } from './decode';
 import { benchEcho } from './echo';
@@ -40,6 +41,7 @@ const SECTIONS: ReadonlyArray<[string, (settings: Settings) => Promise<Row[]>]> 
   ['echo', benchEcho],
   ['floor', benchFloor],
   ['idle', benchIdle],
+  ['attack', benchAttack],
   ['compression', benchCompression],
   ['pubsub', benchPubsub],
 ];
