@@ -289,12 +289,12 @@ async function load(server: ServerHandle, c: CompressionCase, docs: readonly Buf
 }
 
 /** The longest event-loop delay in the server, in ms, while one client echoes `doc`. */
-async function stall(server: ServerHandle, doc: Buffer): Promise<number> {
+async function stall(server: ServerHandle, doc: Buffer, binary: boolean): Promise<number> {
   const { ws } = await connect(server.port);
   try {
     await server.request('loop-start');
     const echoed = nextMessage(ws, ECHO_TIMEOUT_MS);
-    ws.send(doc, { binary: false });
+    ws.send(doc, { binary });
     const data = await echoed;
     const max = await server.request('loop-stop');
     if (!data.equals(doc)) throw new Error(`${server.kind}: the 8 MiB echo differs from the message`);
@@ -315,6 +315,7 @@ function bytesTitle(c: CompressionCase): string {
 }
 
 const STALL_TITLE = `deflate: worst event-loop stall echoing one ${sizeName(STALL_BYTES)} JSON message`;
+const BINARY_STALL_TITLE = '  the same document sent as a binary message';
 
 type Kind = 'ours' | 'ws';
 
@@ -342,6 +343,7 @@ export async function benchCompression(settings: Settings): Promise<Row[]> {
   const stallWanted = selected(settings, STALL_TITLE);
   if (cases.length === 0 && !stallWanted) return [];
   const rounds = settings.quick ? 2 : 3;
+  const stallRounds = settings.quick ? 3 : 7;
   const warmMs = settings.quick ? 200 : 300;
   const measureMs = settings.quick ? 700 : 1_500;
   const kinds: Kind[] = settings.side === 'both' ? ['ours', 'ws'] : [settings.side];
@@ -388,21 +390,31 @@ export async function benchCompression(settings: Settings): Promise<Row[]> {
       process.stderr.write(`  ${STALL_TITLE} ...`);
       const doc = new Documents(0x57a11).document(STALL_BYTES);
       const stalls: Record<Kind, number[]> = { ours: [], ws: [] };
+      const binaryStalls: Record<Kind, number[]> = { ours: [], ws: [] };
       let row: Row;
+      let binaryRow: Row | undefined;
       try {
         // A first echo each, unmeasured: code compiled on first use is not a stall of the server.
-        for (const server of servers) await stall(server, doc);
-        for (let round = 0; round < rounds; round++) {
+        for (const server of servers) await stall(server, doc, false);
+        // A stall is one long task, and whether its memory is fresh (page faults) or reused from
+        // the last message varies from round to round: more rounds than the CPU rows take.
+        for (let round = 0; round < stallRounds; round++) {
           const order = round % 2 === 0 ? servers : [...servers].reverse();
-          for (const server of order) stalls[server.kind as Kind].push(await stall(server, doc));
+          for (const server of order) {
+            stalls[server.kind as Kind].push(await stall(server, doc, false));
+            binaryStalls[server.kind as Kind].push(await stall(server, doc, true));
+          }
         }
         row = lessIsBetter(STALL_TITLE, 'ms', stalls, STALL_TARGET, 'ours <= 2x ws (ws/ours >= 0.5)',
-          'longest event-loop delay inside the server while it inflates, reads, compresses and sends the echo (monitorEventLoopDelay, 1 ms resolution)');
+          'longest event-loop delay inside the server while it inflates, reads, compresses and sends the echo of a text message (monitorEventLoopDelay, 1 ms resolution); ours hands the text over as a string, ws as a Buffer');
+        binaryRow = { ...lessIsBetter(BINARY_STALL_TITLE, 'ms', binaryStalls, STALL_TARGET, '—',
+          'a Buffer on both sides'), status: 'info', target: undefined };
       } catch (err) {
         row = { group: 'compression', title: STALL_TITLE, status: 'error', note: (err as Error).message };
       }
       process.stderr.write(` ${row.ratio === undefined ? row.status : `${row.ratio.toFixed(2)}x`}\n`);
       rows.push(row);
+      if (binaryRow !== undefined) rows.push(binaryRow);
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
