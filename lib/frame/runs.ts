@@ -20,12 +20,15 @@ const MIN_STAGING = 1024;
 const MAX_STAGING = 16 * 1024;
 
 /**
- * Size of a new staging block when `held` bytes arrived so far and at most `room` more can come:
- * what arrived at most (never the announced length because a header said so), within
- * 1-16 KiB, never past `room`.
+ * Size of a new staging block when `held` bytes arrived so far, `arriving` bytes are being added
+ * now and at most `room` more can come (counting those): the rest of the payload when that is at
+ * most 16 KiB (one exact block, which {@link Runs.gather} then hands out without a second copy: a
+ * small bounded step ahead of what arrived); otherwise what arrived (never the announced length
+ * because a header said so), within 1-16 KiB or the bytes arriving now if more, never past `room`.
  */
-export function stagingCapacity(held: number, room: number): number {
-  return Math.min(room, Math.max(MIN_STAGING, Math.min(MAX_STAGING, held)));
+export function stagingCapacity(held: number, room: number, arriving = 0): number {
+  if (room <= MAX_STAGING) return room;
+  return Math.min(room, Math.max(MIN_STAGING, Math.min(MAX_STAGING, held), arriving));
 }
 
 export class Runs {
@@ -56,7 +59,7 @@ export class Runs {
     while (count > 0) {
       let block = this.staged < 0 ? undefined : parts[parts.length - 1];
       if (block === undefined || this.staged === block.length) {
-        block = Buffer.allocUnsafe(stagingCapacity(this.length, room));
+        block = Buffer.allocUnsafe(stagingCapacity(this.length, room, count));
         parts.push(block);
         this.ownsOnly = parts.length === 1;
         this.staged = 0;

@@ -15,16 +15,19 @@ function parts(runs: Runs): Buffer[] {
 
 describe('Runs', () => {
   describe('stagingCapacity', () => {
-    const table: Array<[held: number, room: number, capacity: number, why: string]> = [
-      [0, 10, 10, 'never past the room left'],
-      [0, 2 ** 40, 1024, 'a huge announced length reserves 1 KiB'],
-      [5000, 2 ** 40, 5000, 'grows with what arrived'],
-      [1_000_000, 2 ** 40, 16 * KiB, 'at most 16 KiB a block'],
-      [100, 50, 50, 'the rest only'],
+    const table: Array<[held: number, room: number, arriving: number, capacity: number, why: string]> = [
+      [0, 10, 1, 10, 'never past the room left'],
+      [0, 2 ** 40, 1, 1024, 'a huge announced length reserves 1 KiB'],
+      [0, 16 * KiB + 1, 1, 1024, 'a length just past 16 KiB reserves 1 KiB'],
+      [0, 16 * KiB, 1, 16 * KiB, 'the rest of a payload of at most 16 KiB, in one exact block'],
+      [5000, 2 ** 40, 100, 5000, 'grows with what arrived'],
+      [0, 2 ** 40, 30 * KiB, 30 * KiB, 'holds what is arriving now in one block'],
+      [1_000_000, 2 ** 40, 100, 16 * KiB, 'at most 16 KiB a block beyond what is arriving'],
+      [100, 50, 50, 50, 'the rest only'],
     ];
-    for (const [held, room, capacity, why] of table) {
-      it(`${why}: ${held} held, room ${room} -> ${capacity}`, () => {
-        expect(stagingCapacity(held, room)).to.equal(capacity);
+    for (const [held, room, arriving, capacity, why] of table) {
+      it(`${why}: ${held} held, ${arriving} arriving, room ${room} -> ${capacity}`, () => {
+        expect(stagingCapacity(held, room, arriving)).to.equal(capacity);
       });
     }
   });
@@ -72,6 +75,22 @@ describe('Runs', () => {
     }
     expect(parts(runs).length).to.be.below(source.length / (VIEW_MIN / 2));
     expect(runs.gather().equals(source)).to.equal(true);
+  });
+
+  it('stages a short payload cut across reads in one exact block and hands that block out (one copy, one allocation)', () => {
+    const runs = new Runs();
+    const first = pattern(64 * KiB, 1);
+    const second = pattern(64 * KiB, 2);
+    // 10 KiB at the end of one read, 6 KiB at the start of the next: both too small for a view.
+    runs.add(first, 54 * KiB, 10 * KiB, 16 * KiB);
+    runs.add(second, 0, 6 * KiB, 6 * KiB);
+    expect(parts(runs)).to.have.length(1);
+    const block = parts(runs)[0];
+    const out = runs.gather(0x12345678);
+    expect(out.buffer).to.equal(block.buffer);
+    expect(out.length).to.equal(16 * KiB);
+    const plain = Buffer.concat([first.subarray(54 * KiB), second.subarray(0, 6 * KiB)]);
+    expect(out.equals(maskBytes(plain, 0x12345678))).to.equal(true);
   });
 
   it('hands a single kept run back as it is (no copy), and copies several into one exact buffer', () => {
