@@ -18,8 +18,8 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from deflate_common import (
-    BURST_BINARY_SEED, BURST_SIZE, BURST_TEXT_SEED, PING_PAYLOAD, TIMEOUT, config_from_argv, describe,
-    echo_cases, error_text, payload, print_json,
+    BURST_BINARY_SEED, BURST_SIZE, BURST_TEXT_SEED, PING_PAYLOAD, TIMEOUT, describe, echo_cases,
+    error_text, payload, print_json, run, stdin_closed, stop_watching_stdin,
 )
 
 LIBRARY = "aiohttp " + aiohttp.__version__
@@ -144,13 +144,7 @@ def make_handler(config):
 
 async def server(config):
     loop = asyncio.get_running_loop()
-    stdin_closed = loop.create_future()
-
-    def on_stdin():
-        if not sys.stdin.buffer.read1(65536) and not stdin_closed.done():
-            stdin_closed.set_result(None)
-
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    closed = stdin_closed(loop)
     app = web.Application()
     app.router.add_get("/", make_handler(config))
     runner = web.AppRunner(app, access_log=None)
@@ -159,20 +153,13 @@ async def server(config):
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     print_json({"event": "listening", "port": port, "library": LIBRARY})
-    await stdin_closed
-    loop.remove_reader(sys.stdin.fileno())
+    await closed
+    stop_watching_stdin(loop)
     await runner.cleanup()
 
 
 def main():
-    if len(sys.argv) >= 3 and sys.argv[1] == "client":
-        print_json(asyncio.run(client(sys.argv[2], config_from_argv(3))))
-        return 0
-    if len(sys.argv) >= 2 and sys.argv[1] == "server":
-        asyncio.run(server(config_from_argv(2)))
-        return 0
-    print("usage: deflate_aiohttp.py client URL [CONFIG] | server [CONFIG]", file=sys.stderr)
-    return 2
+    return run("deflate_aiohttp.py", client, server)
 
 
 if __name__ == "__main__":

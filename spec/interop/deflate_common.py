@@ -11,6 +11,7 @@ The exchange a client runs against an echo server:
 Results are one JSON object on stdout: sizes and SHA-256 digests rather than megabytes of data.
 """
 
+import asyncio
 import hashlib
 import json
 import sys
@@ -97,3 +98,32 @@ def print_json(value):
 def config_from_argv(position):
     """The JSON configuration given as argument `position` ('{}' when absent)."""
     return json.loads(sys.argv[position]) if len(sys.argv) > position else {}
+
+
+def stdin_closed(loop):
+    """A future that completes when stdin reaches its end: the spec closes our stdin to stop a
+    server. Call stop_watching_stdin(loop) once it did."""
+    closed = loop.create_future()
+
+    def on_stdin():
+        if not sys.stdin.buffer.read1(65536) and not closed.done():
+            closed.set_result(None)
+
+    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    return closed
+
+
+def stop_watching_stdin(loop):
+    loop.remove_reader(sys.stdin.fileno())
+
+
+def run(script, client, server):
+    """The command line every peer takes: `client URL [CONFIG]` or `server [CONFIG]`."""
+    if len(sys.argv) >= 3 and sys.argv[1] == "client":
+        print_json(asyncio.run(client(sys.argv[2], config_from_argv(3))))
+        return 0
+    if len(sys.argv) >= 2 and sys.argv[1] == "server":
+        asyncio.run(server(config_from_argv(2)))
+        return 0
+    print(f"usage: {script} client URL [CONFIG] | server [CONFIG]", file=sys.stderr)
+    return 2

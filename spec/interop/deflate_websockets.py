@@ -28,8 +28,8 @@ from websockets.extensions.permessage_deflate import (
 )
 
 from deflate_common import (
-    BURST_BINARY_SEED, BURST_SIZE, BURST_TEXT_SEED, PING_PAYLOAD, TIMEOUT, config_from_argv, describe,
-    echo_cases, error_text, payload, print_json,
+    BURST_BINARY_SEED, BURST_SIZE, BURST_TEXT_SEED, PING_PAYLOAD, TIMEOUT, describe, echo_cases,
+    error_text, payload, print_json, run, stdin_closed, stop_watching_stdin,
 )
 
 LIBRARY = "websockets " + websockets.__version__
@@ -126,29 +126,16 @@ async def handler(ws, path=None):
 
 async def server(config):
     loop = asyncio.get_running_loop()
-    stdin_closed = loop.create_future()
-
-    def on_stdin():
-        if not sys.stdin.buffer.read1(65536) and not stdin_closed.done():
-            stdin_closed.set_result(None)
-
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    closed = stdin_closed(loop)
     async with websockets.serve(handler, "127.0.0.1", 0, max_size=None, ping_interval=None, compression=None,
                                 extensions=[server_factory(config)]) as running:
         print_json({"event": "listening", "port": next(iter(running.sockets)).getsockname()[1], "library": LIBRARY})
-        await stdin_closed
-    loop.remove_reader(sys.stdin.fileno())
+        await closed
+    stop_watching_stdin(loop)
 
 
 def main():
-    if len(sys.argv) >= 3 and sys.argv[1] == "client":
-        print_json(asyncio.run(client(sys.argv[2], config_from_argv(3))))
-        return 0
-    if len(sys.argv) >= 2 and sys.argv[1] == "server":
-        asyncio.run(server(config_from_argv(2)))
-        return 0
-    print("usage: deflate_websockets.py client URL [CONFIG] | server [CONFIG]", file=sys.stderr)
-    return 2
+    return run("deflate_websockets.py", client, server)
 
 
 if __name__ == "__main__":

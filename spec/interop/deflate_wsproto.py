@@ -23,8 +23,8 @@ from wsproto.events import (
 from wsproto.extensions import PerMessageDeflate
 
 from deflate_common import (
-    BURST_BINARY_SEED, BURST_SIZE, BURST_TEXT_SEED, PING_PAYLOAD, TIMEOUT, config_from_argv, describe,
-    echo_cases, error_text, payload, print_json,
+    BURST_BINARY_SEED, BURST_SIZE, BURST_TEXT_SEED, PING_PAYLOAD, TIMEOUT, describe, echo_cases,
+    error_text, payload, print_json, run, stdin_closed, stop_watching_stdin,
 )
 
 try:
@@ -213,29 +213,16 @@ async def serve_connection(reader, writer, config):
 
 async def server(config):
     loop = asyncio.get_running_loop()
-    stdin_closed = loop.create_future()
-
-    def on_stdin():
-        if not sys.stdin.buffer.read1(65536) and not stdin_closed.done():
-            stdin_closed.set_result(None)
-
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    closed = stdin_closed(loop)
     running = await asyncio.start_server(lambda r, w: serve_connection(r, w, config), "127.0.0.1", 0)
     print_json({"event": "listening", "port": running.sockets[0].getsockname()[1], "library": LIBRARY})
-    await stdin_closed
-    loop.remove_reader(sys.stdin.fileno())
+    await closed
+    stop_watching_stdin(loop)
     running.close()
 
 
 def main():
-    if len(sys.argv) >= 3 and sys.argv[1] == "client":
-        print_json(asyncio.run(client(sys.argv[2], config_from_argv(3))))
-        return 0
-    if len(sys.argv) >= 2 and sys.argv[1] == "server":
-        asyncio.run(server(config_from_argv(2)))
-        return 0
-    print("usage: deflate_wsproto.py client URL [CONFIG] | server [CONFIG]", file=sys.stderr)
-    return 2
+    return run("deflate_wsproto.py", client, server)
 
 
 if __name__ == "__main__":
