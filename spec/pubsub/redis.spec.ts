@@ -11,7 +11,7 @@ import { WebSocketUsageError } from '../../lib/index';
 import { RedisBroker, type RedisBrokerOptions } from '../../lib/pubsub/redis';
 import { next, until, within } from '../interop/helpers';
 import type { PeerEvent, PeerRequest } from '../support/redis-peer';
-import { RedisServer } from '../support/redis';
+import { useRedis } from '../support/redis';
 
 interface Received {
   topic: string;
@@ -98,24 +98,10 @@ describe('pubsub/redis', function () {
   // Reconnection backs off up to about 2 s per attempt; the outage tests wait through a few.
   this.timeout(60_000);
 
-  let redis: RedisServer;
+  const shared = useRedis('spec');
+
   let brokers: RedisBroker[] = [];
   let peers: Peer[] = [];
-  let prefixCount = 0;
-  /** A fresh channel prefix per broker group, so no test hears another's messages. */
-  let prefix = '';
-
-  before(async () => {
-    redis = await RedisServer.start();
-  });
-
-  after(async () => {
-    await redis?.dispose();
-  });
-
-  beforeEach(() => {
-    prefix = `wsframe-spec-${process.pid}-${prefixCount++}:`;
-  });
 
   afterEach(async () => {
     await Promise.all(brokers.map((b) => b.close()));
@@ -126,30 +112,30 @@ describe('pubsub/redis', function () {
     }
     peers = [];
     // An outage test that failed half-way must not leave the next tests without Redis.
-    await redis.start();
+    await shared.redis.start();
   });
 
   function broker(options: RedisBrokerOptions = {}): RedisBroker {
-    const b = new RedisBroker({ url: redis.url, prefix, ...options });
+    const b = new RedisBroker({ url: shared.redis.url, prefix: shared.prefix, ...options });
     brokers.push(b);
     return b;
   }
 
   /** How many connections Redis counts as subscribed to each topic's channel (PUBSUB NUMSUB). */
   async function subscribers(...topics: string[]): Promise<number[]> {
-    const raw = createClient({ url: redis.url });
+    const raw = createClient({ url: shared.redis.url });
     raw.on('error', () => { /* only used while the server is up */ });
     await raw.connect();
     try {
-      const counts = await raw.pubSubNumSub(topics.map((t) => prefix + t));
-      return topics.map((t) => Number(counts[prefix + t]));
+      const counts = await raw.pubSubNumSub(topics.map((t) => shared.prefix + t));
+      return topics.map((t) => Number(counts[shared.prefix + t]));
     } finally {
       raw.destroy();
     }
   }
 
   function peer(): Peer {
-    const p = new Peer(redis.url, prefix);
+    const p = new Peer(shared.redis.url, shared.prefix);
     peers.push(p);
     return p;
   }
@@ -270,7 +256,7 @@ describe('pubsub/redis', function () {
       b.subscribe('t');
       await Promise.all([a.ready(), b.ready()]);
 
-      const raw = createClient({ url: redis.url });
+      const raw = createClient({ url: shared.redis.url });
       raw.on('error', () => { /* the server is up for this test */ });
       await raw.connect();
       try {
@@ -281,7 +267,7 @@ describe('pubsub/redis', function () {
           Buffer.concat([Buffer.from([1, 0x80]), randomBytes(16), text('unknown flag')]),
           Buffer.from([1, 1, 2, 3]),
         ];
-        for (const message of junk) await raw.publish(`${prefix}t`, message);
+        for (const message of junk) await raw.publish(`${shared.prefix}t`, message);
       } finally {
         raw.destroy();
       }
@@ -353,8 +339,8 @@ describe('pubsub/redis', function () {
     });
 
     it('refuses invalid options with WS_ERR_INVALID_ARGUMENT', () => {
-      const client = createClient({ url: redis.url });
-      expect(usageCode(() => new RedisBroker({ url: redis.url, client }))).to.equal('WS_ERR_INVALID_ARGUMENT');
+      const client = createClient({ url: shared.redis.url });
+      expect(usageCode(() => new RedisBroker({ url: shared.redis.url, client }))).to.equal('WS_ERR_INVALID_ARGUMENT');
       expect(usageCode(() => new RedisBroker({ url: 'http://127.0.0.1:6379' }))).to.equal('WS_ERR_INVALID_ARGUMENT');
       expect(usageCode(() => new RedisBroker({ url: 'not a url' }))).to.equal('WS_ERR_INVALID_ARGUMENT');
       expect(usageCode(() => new RedisBroker({ maxPendingPublishes: 0 }))).to.equal('WS_ERR_INVALID_ARGUMENT');
@@ -396,7 +382,7 @@ describe('pubsub/redis', function () {
       a.publish('kept', text('before'), false);
       await inbox.count(1);
 
-      await redis.stop();
+      await shared.redis.stop();
       await until(() => !a.connected && !b.connected, 'both brokers to notice the outage');
       const dropped = a.stats.dropped;
       for (let i = 0; i < 100; i++) a.publish('kept', text(`lost ${i}`), false);
@@ -407,7 +393,7 @@ describe('pubsub/redis', function () {
       b.subscribe('added-during-outage');
       b.unsubscribe('dropped-during-outage');
 
-      await redis.start();
+      await shared.redis.start();
       await Promise.all([a.ready(), b.ready()]);
       // node-redis re-subscribed what it knew; the broker's reconciliation fixed up the rest.
       expect(await subscribers('kept', 'dropped-during-outage', 'added-during-outage')).to.deep.equal([1, 0, 1]);
@@ -421,7 +407,7 @@ describe('pubsub/redis', function () {
     });
 
     it('connects by itself when Redis starts after the broker', async () => {
-      await redis.stop();
+      await shared.redis.stop();
       const a = broker();
       const b = broker();
       const inbox = new Inbox(b);
@@ -430,7 +416,7 @@ describe('pubsub/redis', function () {
       expect(a.stats.dropped).to.equal(1);
       expect(a.connected).to.equal(false);
 
-      await redis.start();
+      await shared.redis.start();
       await Promise.all([a.ready(), b.ready()]);
       a.publish('t', text('on time'), false);
       await inbox.count(1);
@@ -440,7 +426,7 @@ describe('pubsub/redis', function () {
     it('closes promptly while Redis is down, rejecting pending ready() calls', async () => {
       const a = broker();
       await a.ready();
-      await redis.stop();
+      await shared.redis.stop();
       await until(() => !a.connected, 'the outage to be noticed');
       const waiting = a.ready();
       await a.close();
@@ -471,7 +457,7 @@ describe('pubsub/redis', function () {
     });
 
     it('publishes through a client of the application\'s and leaves it open on close', async () => {
-      const client = createClient({ url: redis.url });
+      const client = createClient({ url: shared.redis.url });
       client.on('error', () => { /* the application's own listener */ });
       await client.connect();
       try {
@@ -528,7 +514,7 @@ describe('pubsub/redis', function () {
       const child = peer();
       await child.call({ op: 'subscribe', topic: 't' });
       await child.call({ op: 'ready' });
-      await redis.stop();
+      await shared.redis.stop();
       // The child is now between reconnection attempts, with a retry timer armed.
       await new Promise((resolve) => { setTimeout(resolve, 300); });
       await child.call({ op: 'close' });

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { createClient } from 'redis';
 import { connect, type WebSocket } from '../../lib/index';
 import { until, within } from '../interop/helpers';
-import { RedisServer } from '../support/redis';
+import { useRedis } from '../support/redis';
 import type { ServerEvent, ServerRequest } from '../support/topic-server';
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
@@ -108,23 +108,10 @@ describe('pubsub across processes (Redis)', function () {
   // Reconnection backs off up to about 2 s per attempt; the outage test waits through a few.
   this.timeout(90_000);
 
-  let redis: RedisServer;
+  const shared = useRedis('scale');
+
   let servers: ServerProcess[] = [];
   let subscribers: Subscriber[] = [];
-  let prefixCount = 0;
-  let prefix = '';
-
-  before(async () => {
-    redis = await RedisServer.start();
-  });
-
-  after(async () => {
-    await redis?.dispose();
-  });
-
-  beforeEach(() => {
-    prefix = `wsframe-scale-${process.pid}-${prefixCount++}:`;
-  });
 
   afterEach(async () => {
     for (const s of subscribers.splice(0)) s.ws.terminate();
@@ -133,11 +120,11 @@ describe('pubsub across processes (Redis)', function () {
       if (server.child.exitCode === null) server.child.kill();
       await server.exited();
     }
-    if (!redis.running) await redis.start();
+    if (!shared.redis.running) await shared.redis.start();
   });
 
   async function start(n: number): Promise<ServerProcess[]> {
-    const started = await Promise.all(Array.from({ length: n }, () => ServerProcess.start(redis.url, prefix)));
+    const started = await Promise.all(Array.from({ length: n }, () => ServerProcess.start(shared.redis.url, shared.prefix)));
     servers.push(...started);
     return started;
   }
@@ -189,11 +176,11 @@ describe('pubsub across processes (Redis)', function () {
 
   it('subscribes a process on Redis only while it has subscribers to the topic', async () => {
     const [a, b] = await start(2);
-    const redisClient = createClient({ url: redis.url });
+    const redisClient = createClient({ url: shared.redis.url });
     redisClient.on('error', () => { /* the test fails on its own */ });
     await redisClient.connect();
     try {
-      const channel = `${prefix}room`;
+      const channel = `${shared.prefix}room`;
       const numsub = async (): Promise<number> => Number((await redisClient.pubSubNumSub(channel))[channel]);
       const onA = await subscribe(a, ['room']);
       const onB = await subscribe(b, ['room']);
@@ -218,13 +205,13 @@ describe('pubsub across processes (Redis)', function () {
     await Promise.all([a.call({ op: 'ready' }), b.call({ op: 'ready' })]);
     await crossed(a, 'live', [onA, onB]);
 
-    await redis.stop();
+    await shared.redis.stop();
     await until(async () => !((await a.call({ op: 'stats' })) as { connected: boolean }).connected, 'A to notice the outage');
     expect(await a.publish('live', 'during the outage')).to.equal(1);
     await onA.count(1);
     expect(onA.received).to.deep.equal(['during the outage']);
 
-    await redis.start();
+    await shared.redis.start();
     await Promise.all([a.call({ op: 'ready' }), b.call({ op: 'ready' })]);
     await a.publish('live', 'after the restart');
     await onB.count(1);
@@ -302,8 +289,8 @@ describe('pubsub across processes (Redis)', function () {
     it('shares /chat between processes started with REDIS_URL, on different ports', async () => {
       const listening = /listening on http:\/\/127\.0\.0\.1:(\d+)\//;
       const [one, two] = await Promise.all([
-        run('demo-server.js', { PORT: '0', REDIS_URL: redis.url }, listening),
-        run('demo-server.js', { PORT: '0', REDIS_URL: redis.url }, listening),
+        run('demo-server.js', { PORT: '0', REDIS_URL: shared.redis.url }, listening),
+        run('demo-server.js', { PORT: '0', REDIS_URL: shared.redis.url }, listening),
       ]);
       const [a, b] = [await chatClient(Number(one.match[1])), await chatClient(Number(two.match[1]))];
       await chatCrossed(a, [a, b]);
@@ -318,7 +305,7 @@ describe('pubsub across processes (Redis)', function () {
 
     it('runs one demo per worker on one port with node:cluster, all in one chat room', async () => {
       const port = await freePort();
-      const { child } = await run('cluster.js', { PORT: String(port), REDIS_URL: redis.url, WORKERS: '2' }, /2 workers on/);
+      const { child } = await run('cluster.js', { PORT: String(port), REDIS_URL: shared.redis.url, WORKERS: '2' }, /2 workers on/);
       const clients: Subscriber[] = [];
       // The primary hands connections to the workers in turn, once they listen.
       await until(async () => {
@@ -332,7 +319,7 @@ describe('pubsub across processes (Redis)', function () {
       await chatCrossed(clients[0], clients);
       await chatCrossed(clients[1], clients);
       // Both workers have chat clients: each is subscribed to the room's channel on Redis.
-      const redisClient = createClient({ url: redis.url });
+      const redisClient = createClient({ url: shared.redis.url });
       redisClient.on('error', () => { /* the test fails on its own */ });
       await redisClient.connect();
       try {

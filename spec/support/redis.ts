@@ -124,3 +124,24 @@ export class RedisServer {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The mocha hooks of a spec on one real Redis: the server started before its tests and disposed
+ * of after them, and a fresh channel prefix per test (`wsframe-<label>-<pid>-<n>:`), so no test
+ * hears another's messages. Read `redis` and `prefix` inside hooks and tests.
+ */
+export function useRedis(label: string): { readonly redis: RedisServer; readonly prefix: string } {
+  let server: RedisServer | undefined;
+  let count = 0;
+  const shared = {
+    prefix: '',
+    get redis(): RedisServer {
+      if (server === undefined) throw new Error('useRedis: the server starts in a before() hook');
+      return server;
+    },
+  };
+  before(async () => { server = await RedisServer.start(); });
+  after(async () => { await server?.dispose(); });
+  beforeEach(() => { shared.prefix = `wsframe-${label}-${process.pid}-${count++}:`; });
+  return shared;
+}
