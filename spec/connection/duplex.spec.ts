@@ -7,29 +7,10 @@ import { createWebSocketStream } from '../../lib/connection/duplex';
 import type { WebSocket } from '../../lib/connection/websocket';
 import { ConnectionClosedError, WebSocketProtocolError, WebSocketUsageError } from '../../lib/errors';
 import type { WebSocketServer } from '../../lib/server';
+import { flood, memory, stalled } from '../support/flood';
 import { closed, listen, nextConnection, withTimeout } from '../support/peers';
 
 const MiB = 1024 * 1024;
-
-function memory(): number {
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
-
-/** Polls until `progress()` stays the same for 10 polls in a row while `stuck()`, or `finished()`. */
-async function stalled(progress: () => number, stuck: () => boolean, finished: () => boolean, onPoll: () => void): Promise<void> {
-  let last = -1;
-  let still = 0;
-  const deadline = Date.now() + 60_000;
-  while (still < 10 && !finished()) {
-    if (Date.now() > deadline) throw new Error('the sender neither finished nor stalled');
-    await new Promise((resolve) => { setTimeout(resolve, 50); });
-    onPoll();
-    const now = progress();
-    still = stuck() && now === last ? still + 1 : 0;
-    last = now;
-  }
-}
 
 /** The next `count` chunks a stream reads. */
 function chunks(stream: NodeJS.ReadableStream, count: number): Promise<unknown[]> {
@@ -211,23 +192,10 @@ describe('createWebSocketStream', () => {
     this.timeout(120_000);
     const total = 200 * MiB;
     const payload = Buffer.alloc(MiB, 0x33);
-    const sender = { sent: 0, waiting: false, done: false };
     const duplex = createWebSocketStream(client);
     const baseline = memory();
     let peak = 0;
-    const pump = (): void => {
-      sender.waiting = false;
-      while (sender.sent < total) {
-        sender.sent += payload.length;
-        if (!server.send(payload)) {
-          sender.waiting = true;
-          server.once('drain', pump);
-          return;
-        }
-      }
-      sender.done = true;
-    };
-    pump();
+    const sender = flood(server, payload, total);
     await stalled(() => sender.sent, () => sender.waiting, () => sender.done, () => { peak = Math.max(peak, memory() - baseline); });
     expect(sender.done, 'the sender was never held back').to.equal(false);
     expect(peak, `grew ${(peak / MiB).toFixed(1)} MiB`).to.be.below(48 * MiB);

@@ -11,33 +11,10 @@ import { WebSocketServer } from '../../lib/server';
 import { WebSocketError } from '../../lib/web/websocket-error';
 import { DEFAULT_READABLE_HIGH_WATER_MARK, WebSocketStream } from '../../lib/web/websocket-stream';
 import { within } from '../interop/helpers';
+import { type Flood, flood, memory, stalled } from '../support/flood';
 import { type ScenarioPeer, startScenarioPeer } from './peer';
 
 const MiB = 1024 * 1024;
-
-/** Heap and Buffer memory of this process. */
-function memory(): number {
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
-
-/**
- * Polls until `progress()` stops changing while `stuck()` holds, for `rounds` polls in a row:
- * the sender is blocked on backpressure. Resolves early if `finished()` (nothing held it back).
- */
-async function stalled(progress: () => number, stuck: () => boolean, finished: () => boolean, onPoll: () => void, rounds = 10): Promise<void> {
-  let last = -1;
-  let still = 0;
-  const deadline = Date.now() + 60_000;
-  while (still < rounds && !finished()) {
-    if (Date.now() > deadline) throw new Error('the sender neither finished nor stalled');
-    await new Promise((resolve) => { setTimeout(resolve, 50); });
-    onPoll();
-    const now = progress();
-    still = stuck() && now === last ? still + 1 : 0;
-    last = now;
-  }
-}
 
 describe('WebSocketStream (Node side)', () => {
   let peer: ScenarioPeer;
@@ -61,23 +38,8 @@ describe('WebSocketStream (Node side)', () => {
     this.timeout(120_000);
     const total = 200 * MiB;
     const payload = Buffer.alloc(MiB, 0x5a);
-    const sender = { sent: 0, waiting: false, done: false };
-    const url = await listen((ws) => {
-      // As fast as the connection lets it: send until send() says the queue is full, then on 'drain'.
-      const pump = (): void => {
-        sender.waiting = false;
-        while (sender.sent < total) {
-          sender.sent += payload.length;
-          if (!ws.send(payload)) {
-            sender.waiting = true;
-            ws.once('drain', pump);
-            return;
-          }
-        }
-        sender.done = true;
-      };
-      pump();
-    });
+    const sender: Flood = { sent: 0, waiting: false, done: false };
+    const url = await listen((ws) => { flood(ws, payload, total, sender); });
     const baseline = memory();
     let peak = 0;
     const wss = new WebSocketStream(url);
@@ -141,21 +103,9 @@ describe('WebSocketStream (Node side)', () => {
   it('closes cleanly while a full readable holds the socket paused: close() reads on to the peer\'s close frame', async function () {
     this.timeout(60_000);
     const payload = Buffer.alloc(MiB, 1);
-    const sender = { sent: 0, waiting: false };
-    const url = await listen((ws) => {
-      const pump = (): void => {
-        sender.waiting = false;
-        while (ws.readyState === 1) {
-          sender.sent += payload.length;
-          if (!ws.send(payload)) {
-            sender.waiting = true;
-            ws.once('drain', pump);
-            return;
-          }
-        }
-      };
-      pump();
-    });
+    const sender: Flood = { sent: 0, waiting: false, done: false };
+    // Until the connection closes.
+    const url = await listen((ws) => { flood(ws, payload, Infinity, sender); });
     // A close timeout far beyond the wait below: only reading on can finish the handshake in time.
     const wss = new WebSocketStream(url, { closeTimeout: 120_000 });
     await within(wss.opened, 'the connection to open');
