@@ -1,16 +1,6 @@
 import { expect } from 'chai';
-import { WebSocketUsageError } from '../../lib/index';
 import { type BrokerMessageHandler, LocalBroker, replaceHandler } from '../../lib/pubsub/broker';
-
-function usageCode(action: () => void): string | undefined {
-  try {
-    action();
-  } catch (err) {
-    expect(err).to.be.instanceOf(WebSocketUsageError);
-    return (err as WebSocketUsageError).code;
-  }
-  return undefined;
-}
+import { usageCode } from '../support/usage';
 
 describe('pubsub/broker', () => {
   describe('LocalBroker', () => {

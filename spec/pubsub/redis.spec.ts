@@ -12,6 +12,7 @@ import { RedisBroker, type RedisBrokerOptions } from '../../lib/pubsub/redis';
 import { next, until, within } from '../interop/helpers';
 import type { PeerEvent, PeerRequest } from '../support/redis-peer';
 import { useRedis } from '../support/redis';
+import { usageCode } from '../support/usage';
 
 interface Received {
   topic: string;
@@ -38,16 +39,6 @@ class Inbox {
 
 function text(s: string): Buffer {
   return Buffer.from(s);
-}
-
-function usageCode(action: () => unknown): string | undefined {
-  try {
-    action();
-  } catch (err) {
-    expect(err).to.be.instanceOf(WebSocketUsageError);
-    return (err as WebSocketUsageError).code;
-  }
-  return undefined;
 }
 
 /** Omit, applied to each member of a union. */
