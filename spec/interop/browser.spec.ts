@@ -4,13 +4,12 @@
  * WebSocket for the length boundaries, binary data and the closing handshake.
  */
 import { expect } from 'chai';
-import * as fs from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startDemoServer, type DemoServer } from '../../examples/demo-server';
 import { connect, type WebSocket as OurWebSocket } from '../../lib/index';
 import { next, within } from './helpers';
+import { launchChromium } from '../support/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WAIT_MS = 15_000;
 
 /** The text of the output list's items of one kind ('sent', 'received', 'info'). */
@@ -41,18 +40,8 @@ describe('interop: headless Chromium against the demo server', () => {
     // Starting a browser can take a while on a loaded CI machine; this is headroom, not a limit
     // anything is measured against.
     this.timeout(90_000);
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium; .ci/run does this)`);
-    }
     demo = await within(startDemoServer({ port: 0, host: '127.0.0.1' }), 'the demo to listen');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-      ],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(WAIT_MS);
     await page.goto(demo.url);

@@ -9,16 +9,15 @@
  * checked on our side, a page cannot see pings). Chromium handles windows of 8 bits both ways.
  */
 import { expect } from 'chai';
-import * as fs from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { DeflateOptions } from '../../lib/index';
 import {
   BURST_BINARY_SEED, BURST_REQUEST, BURST_SIZE, BURST_TEXT_SEED, describePayload, ECHO_CASES, type ExpectedParams, expectAgreed,
   jsonBinary, jsonText, payload, PING_PAYLOAD, startOurEchoServer,
 } from './deflate-helpers';
 import { within } from './helpers';
+import { launchChromium } from '../support/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PAGE_TIMEOUT_MS = 60_000;
 
 interface PageMessage {
@@ -123,14 +122,7 @@ describe('interop: permessage-deflate with headless Chromium (RFC 7692)', functi
   let page: Page;
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium; .ci/run does this)`);
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-      timeout: 60_000,
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.setDefaultTimeout(PAGE_TIMEOUT_MS);
   });

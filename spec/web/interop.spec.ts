@@ -5,8 +5,7 @@
  * can observe must be the same.
  */
 import { expect } from 'chai';
-import * as fs from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { WebSocket as UndiciWebSocket } from 'undici';
 import { WebSocket } from '../../lib/web/websocket';
 import { WebSocketError } from '../../lib/web/websocket-error';
@@ -17,8 +16,8 @@ import {
   type ScenarioConfig, type WebSocketClass, type WebSocketErrorClass, webSocketScenarios, type WebSocketStreamClass,
   webSocketStreamScenarios,
 } from './scenarios';
+import { launchChromium } from '../support/chromium';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCENARIO_MS = 90_000;
 
 /**
@@ -45,19 +44,9 @@ describe('interop: wsframe/web against Chromium and undici, same scenarios', fun
 
   before(async function () {
     this.timeout(90_000);
-    if (!fs.existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} not found: install Debian's chromium (apt-get install chromium; .ci/run does this)`);
-    }
     peer = await startScenarioPeer();
     config = { base: peer.base, refused: peer.refused };
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
-      ],
-      timeout: 30_000,
-    });
+    browser = await launchChromium();
     page = await browser.newPage();
   });
 
