@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_PAYLOAD, type DecoderRole, isToken, parseWebSocketUrl, WebSocketUsageError,
 } from '../index';
+import { subprotocolProblem } from '../handshake/headers';
 import { errorDetail } from './format';
 
 export type CommandName = 'connect' | 'listen' | 'inspect';
@@ -145,11 +146,8 @@ function integer(name: string, text: string, min: number, max: number): number {
 
 function protocolsOf(values: readonly string[] | undefined): string[] {
   const protocols = values ?? [];
-  for (const protocol of protocols) {
-    // RFC 6455 §4.1 item 10: each subprotocol is a token, listed once.
-    if (!isToken(protocol)) problem(`subprotocol ${JSON.stringify(protocol)} is not a token`);
-  }
-  if (new Set(protocols).size !== protocols.length) problem('a subprotocol is listed twice');
+  const trouble = subprotocolProblem(protocols);
+  if (trouble !== undefined) problem(trouble);
   return [...protocols];
 }
 

@@ -4,7 +4,7 @@
  * conversions they rely on. Failures are DOMExceptions, because that is what the standard makes
  * scripts catch; the rest of the library throws its own error table.
  */
-import { isToken } from '../handshake/headers';
+import { subprotocolProblem } from '../handshake/headers';
 import { MAX_CLOSE_REASON_LENGTH } from '../message/close';
 
 /** The close code scripts may send (WHATWG `close()` step 1): 1000 and the 3000-4999 range. */
@@ -81,12 +81,8 @@ export function checkProtocols(protocols: unknown): string[] {
     // Web IDL: anything else converts to a DOMString, a list of one.
     list = [String(protocols)];
   }
-  const seen = new Set<string>();
-  for (const protocol of list) {
-    if (!isToken(protocol)) throw new DOMException(`invalid subprotocol: ${JSON.stringify(protocol)}`, 'SyntaxError');
-    if (seen.has(protocol)) throw new DOMException(`subprotocol listed twice: ${protocol}`, 'SyntaxError');
-    seen.add(protocol);
-  }
+  const trouble = subprotocolProblem(list);
+  if (trouble !== undefined) throw new DOMException(trouble, 'SyntaxError');
   return list;
 }
 
