@@ -20,7 +20,7 @@ import {
 } from './handshake/server';
 import { booleanOption, functionOption, numberOption, objectOption } from './options';
 import { type Broker, LocalBroker } from './pubsub/broker';
-import { checkBroker, type PubsubStats, type SlowSubscriberPolicy, Topics } from './pubsub/topics';
+import { type PubsubStats, type SlowSubscriberPolicy, Topics } from './pubsub/topics';
 import { type ConnectionOptions, resolveConnectionOptions, type SessionConfig } from './session/config';
 
 /** What a verifyClient hook sees. */
@@ -215,7 +215,8 @@ export class WebSocketServer extends EventEmitter {
     this.server = resolveServerOptions(options);
     this.config = resolveConnectionOptions(options, 'server');
     this.options = options;
-    this.broker = options.broker === undefined ? new LocalBroker() : checkBroker(options.broker);
+    // Topics checks the broker.
+    this.broker = options.broker ?? new LocalBroker();
     this.topics = new Topics<WebSocket>({
       broker: this.broker,
       fragmentSize: this.config.fragmentSize,

@@ -100,3 +100,9 @@ export class LocalBroker implements Broker {
     return Promise.resolve();
   }
 }
+
+/** A topic is a string. @throws {WebSocketUsageError} `WS_ERR_INVALID_ARGUMENT` otherwise. */
+export function checkTopic(topic: unknown): string {
+  if (typeof topic !== 'string') throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'a topic must be a string');
+  return topic;
+}

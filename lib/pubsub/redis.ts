@@ -26,7 +26,8 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createClient } from 'redis';
 import { WebSocketUsageError } from '../errors';
-import { type Broker, type BrokerMessageHandler, replaceHandler } from './broker';
+import { numberOption } from '../options';
+import { type Broker, type BrokerMessageHandler, checkTopic, replaceHandler } from './broker';
 
 /** Where the broker connects when given neither `url` nor `client`: a local Redis. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -126,14 +127,6 @@ export interface RedisBrokerEvents {
   error: [err: Error];
 }
 
-function checkCount(value: number | undefined, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `${name} must be an integer >= ${min}`);
-  }
-  return value;
-}
-
 /**
  * The broker's own publishing client. No offline queue: a command issued while disconnected fails
  * at once (counted as dropped) instead of waiting, unbounded, for the reconnection.
@@ -206,9 +199,9 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
     if (typeof prefix !== 'string') throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'prefix must be a string');
     this.prefix = prefix;
     this.prefixBytes = Buffer.byteLength(prefix);
-    this.maxPending = checkCount(options.maxPendingPublishes, 'maxPendingPublishes', DEFAULT_MAX_PENDING_PUBLISHES, 1);
-    this.maxPendingBytes = checkCount(options.maxPendingBytes, 'maxPendingBytes', DEFAULT_MAX_PENDING_BYTES, HEADER_LENGTH);
-    this.closeTimeout = checkCount(options.closeTimeout, 'closeTimeout', DEFAULT_BROKER_CLOSE_TIMEOUT, 0);
+    this.maxPending = numberOption('maxPendingPublishes', options.maxPendingPublishes, DEFAULT_MAX_PENDING_PUBLISHES, { integer: true, min: 1, infinity: false });
+    this.maxPendingBytes = numberOption('maxPendingBytes', options.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES, { integer: true, min: HEADER_LENGTH, infinity: false });
+    this.closeTimeout = numberOption('closeTimeout', options.closeTimeout, DEFAULT_BROKER_CLOSE_TIMEOUT, { integer: true, infinity: false });
 
     if (options.client === undefined) {
       this.publisher = clientFor(options.url ?? DEFAULT_REDIS_URL);
@@ -281,7 +274,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
 
   /** Starts listening to `topic`'s channel (now, or as soon as Redis is reachable). Idempotent. */
   subscribe(topic: string): void {
-    if (typeof topic !== 'string') throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'a topic must be a string');
+    checkTopic(topic);
     if (this.closed || this.topics.has(topic)) return;
     this.topics.add(topic);
     // While disconnected nothing is sent: the reconciliation on 'ready' covers every topic.
@@ -290,7 +283,7 @@ export class RedisBroker extends EventEmitter<RedisBrokerEvents> implements Brok
 
   /** Stops listening to `topic`'s channel. Idempotent. */
   unsubscribe(topic: string): void {
-    if (typeof topic !== 'string') throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'a topic must be a string');
+    checkTopic(topic);
     if (!this.topics.delete(topic) || this.closed) return;
     if (this.subscriber.isReady) this.track(this.subscriber.unsubscribe(this.prefix + topic));
   }

@@ -29,7 +29,7 @@ import type { HeldFrames } from '../message/serializer';
 import { isValidUtf8 } from '../message/utf8';
 import { numberOption } from '../options';
 import type { Session } from '../session/session';
-import type { Broker } from './broker';
+import { type Broker, checkTopic } from './broker';
 
 /**
  * Default bound, in bytes of memory, on what may wait for one subscriber before publishes stop
@@ -278,11 +278,6 @@ export function checkBroker(broker: unknown): Broker {
 }
 
 /** A topic name. @throws {WebSocketUsageError} `WS_ERR_INVALID_ARGUMENT` unless a string. */
-function checkTopic(topic: unknown): string {
-  if (typeof topic !== 'string') throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', 'a topic must be a string');
-  return topic;
-}
-
 function flushAll(topics: { flushQueued(): void }): void {
   topics.flushQueued();
 }
