@@ -4,11 +4,11 @@
  * conversions they rely on. Failures are DOMExceptions, because that is what the standard makes
  * scripts catch; the rest of the library throws its own error table.
  */
+import { CloseCode } from '../constants';
 import { subprotocolProblem } from '../handshake/headers';
 import { MAX_CLOSE_REASON_LENGTH } from '../message/close';
 
 /** The close code scripts may send (WHATWG `close()` step 1): 1000 and the 3000-4999 range. */
-const NORMAL_CLOSURE = 1000;
 const SCRIPT_CODE_MIN = 3000;
 const SCRIPT_CODE_MAX = 4999;
 /** Web IDL `unsigned short`. */
@@ -93,7 +93,7 @@ export function checkProtocols(protocols: unknown): string[] {
  * @throws {DOMException} `InvalidAccessError` for another code, `SyntaxError` for a longer reason.
  */
 export function checkCloseArguments(code: number | undefined, reason: string | undefined): void {
-  if (code !== undefined && code !== NORMAL_CLOSURE && (code < SCRIPT_CODE_MIN || code > SCRIPT_CODE_MAX)) {
+  if (code !== undefined && code !== CloseCode.Normal && (code < SCRIPT_CODE_MIN || code > SCRIPT_CODE_MAX)) {
     throw new DOMException(`close code must be 1000 or in 3000-4999, not ${code}`, 'InvalidAccessError');
   }
   if (reason !== undefined && Buffer.byteLength(reason, 'utf8') > MAX_CLOSE_REASON_LENGTH) {

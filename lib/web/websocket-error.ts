@@ -3,6 +3,7 @@
  * close code and reason. WebSocketStream rejects with it when a connection closes uncleanly, and
  * an application aborts its writable (or cancels its readable) with one to choose the close frame.
  */
+import { CloseCode } from '../constants';
 import { checkCloseArguments, clampUnsignedShort, toUSVString } from './checks';
 
 /** A close code and reason: `WebSocketStream.close()`'s argument and `closed`'s value. */
@@ -12,7 +13,6 @@ export interface WebSocketCloseInfo {
 }
 
 /** 1000: the code a reason without a code is sent with. */
-const NORMAL_CLOSURE = 1000;
 
 /**
  * The close code and reason of a `WebSocketCloseInfo`, converted and checked as "close the
@@ -25,7 +25,7 @@ export function closeInfoOf(info: WebSocketCloseInfo | undefined | null): { code
   const code = closeCode === undefined || closeCode === null ? undefined : clampUnsignedShort(closeCode);
   const reason = info?.reason === undefined ? '' : toUSVString(info.reason);
   checkCloseArguments(code, reason);
-  return { code: code === undefined && reason !== '' ? NORMAL_CLOSURE : code, reason };
+  return { code: code === undefined && reason !== '' ? CloseCode.Normal : code, reason };
 }
 
 /** Builds the errors of unclean closes (set by the class below, which alone reaches its fields). */

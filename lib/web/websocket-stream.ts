@@ -15,6 +15,7 @@
  * Observable behaviour follows Chromium where the draft and Chromium differ (binary messages are
  * read as ArrayBuffers; close codes are clamped, not range-checked).
  */
+import { CloseCode } from '../constants';
 import { ReadableStream, type ReadableStreamDefaultController, WritableStream, type WritableStreamDefaultController } from 'node:stream/web';
 import { type ClientOptions, connect } from '../client';
 import { ReadyState, type WebSocket as Connection } from '../connection/websocket';
@@ -58,8 +59,6 @@ export interface WebSocketClosedInfo {
   closeCode: number;
   reason: string;
 }
-
-const ABNORMAL_CLOSURE = 1006;
 
 function noop(): void { /* the rejection is the caller's to see when it awaits */ }
 
@@ -230,7 +229,7 @@ export class WebSocketStream {
     this.#state = ReadyState.CLOSED;
     if (this.#handshakeAborted) return;
     this.#opened.reject(closedError('the WebSocket closed before the handshake completed', null, '', error));
-    this.#closed.reject(closedError('the WebSocket was not cleanly closed', ABNORMAL_CLOSURE, '', error));
+    this.#closed.reject(closedError('the WebSocket was not cleanly closed', CloseCode.Abnormal, '', error));
   }
 
   #established(connection: Connection, offered: readonly string[]): void {
@@ -321,10 +320,10 @@ export class WebSocketStream {
     if (readable === undefined) {
       // It never opened (close() during the handshake, no subprotocol agreed).
       this.#opened.reject(closedError('the WebSocket closed before the handshake completed', null, '', this.#failure));
-      this.#closed.reject(closedError('the WebSocket was not cleanly closed', ABNORMAL_CLOSURE, '', this.#failure));
+      this.#closed.reject(closedError('the WebSocket was not cleanly closed', CloseCode.Abnormal, '', this.#failure));
       return;
     }
-    if (this.#failure === undefined && code !== ABNORMAL_CLOSURE) {
+    if (this.#failure === undefined && code !== CloseCode.Abnormal) {
       try {
         readable.close();
       } catch {
@@ -334,7 +333,7 @@ export class WebSocketStream {
       this.#closed.resolve({ closeCode: code, reason });
       return;
     }
-    const error = closedError('the WebSocket was not cleanly closed', ABNORMAL_CLOSURE, '', this.#failure);
+    const error = closedError('the WebSocket was not cleanly closed', CloseCode.Abnormal, '', this.#failure);
     readable.error(error);
     writable?.error(error);
     this.#closed.reject(error);

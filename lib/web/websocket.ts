@@ -9,6 +9,7 @@
  * reports 1006 whatever code we failed the connection with, and `error` fires only when the
  * connection was failed (a protocol error, a refused handshake), right before `close`.
  */
+import { CloseCode } from '../constants';
 import { type ClientOptions, connect } from '../client';
 import { ReadyState, type WebSocket as Connection } from '../connection/websocket';
 import { resolveConnectionOptions } from '../session/config';
@@ -55,7 +56,6 @@ export interface WebSocket {
 }
 
 const BINARY_TYPES: ReadonlySet<string> = new Set(['blob', 'arraybuffer', 'nodebuffer']);
-const ABNORMAL_CLOSURE = 1006;
 
 /** A send waiting behind a Blob that is still being read: messages leave in the order sent. */
 interface QueuedSend {
@@ -203,28 +203,31 @@ export class WebSocket extends EventTarget {
   send(data: WebSocketData): void {
     if (arguments.length === 0) throw new TypeError("WebSocket.send: 1 argument required, but only 0 present");
     if (this.#state === ReadyState.CONNECTING) throw new DOMException('the connection is not open yet', 'InvalidStateError');
-    let item: QueuedSend;
+    let payload: QueuedSend['data'];
+    let isBinary = true;
+    let size: number;
     if (isBufferSource(data)) {
-      const bytes = bytesOfBufferSource(data);
-      item = { data: bytes, isBinary: true, size: bytes.length };
+      payload = bytesOfBufferSource(data);
+      size = payload.length;
     } else if (data instanceof Blob) {
       // Read only if it is to be sent; awaited in order below, so a read that fails meanwhile
       // must not count as unhandled.
-      const read = this.#sending() ? data.arrayBuffer() : Promise.resolve(new ArrayBuffer(0));
-      read.catch(noop);
-      item = { data: read, isBinary: true, size: data.size };
+      payload = this.#sending() ? data.arrayBuffer() : Promise.resolve(new ArrayBuffer(0));
+      payload.catch(noop);
+      size = data.size;
     } else {
-      const text = toUSVString(data);
-      item = { data: text, isBinary: false, size: Buffer.byteLength(text, 'utf8') };
+      payload = toUSVString(data);
+      isBinary = false;
+      size = Buffer.byteLength(payload, 'utf8');
     }
-    this.#buffered += item.size;
+    this.#buffered += size;
     if (!this.#sending()) return;
-    if (this.#queue === undefined && !(item.data instanceof Promise)) {
-      this.#transmit(item.data, item.isBinary, item.size, false);
+    if (this.#queue === undefined && !(payload instanceof Promise)) {
+      this.#transmit(payload, isBinary, size, false);
       return;
     }
     // The caller may change its buffer once send() returns: a queued message keeps its own copy.
-    if (Buffer.isBuffer(item.data)) item.data = Buffer.from(item.data);
+    const item: QueuedSend = { data: Buffer.isBuffer(payload) ? Buffer.from(payload) : payload, isBinary, size };
     if (this.#queue === undefined) {
       this.#queue = [item];
       void this.#sendQueued();
@@ -287,7 +290,7 @@ export class WebSocket extends EventTarget {
   #refused(error: unknown): void {
     this.#state = ReadyState.CLOSED;
     this.#failure = error;
-    this.#fireClose(ABNORMAL_CLOSURE, '');
+    this.#fireClose(CloseCode.Abnormal, '');
   }
 
   #message(data: string | Buffer, isBinary: boolean): void {
@@ -308,7 +311,7 @@ export class WebSocket extends EventTarget {
     this.#queue = undefined;
     // A connection we failed (or that was lost) reports 1006: "the WebSocket connection close
     // code" is the peer's, and no close frame of the peer's was read.
-    if (this.#failure !== undefined || code === ABNORMAL_CLOSURE) this.#fireClose(ABNORMAL_CLOSURE, '');
+    if (this.#failure !== undefined || code === CloseCode.Abnormal) this.#fireClose(CloseCode.Abnormal, '');
     else this.#fireClose(code, reason, true);
   }
 
