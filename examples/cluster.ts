@@ -10,10 +10,9 @@
  */
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { DEFAULT_REDIS_URL } from '../lib/pubsub/redis';
 import { startDemoServer } from './demo-server';
 
-/** Where the workers meet when REDIS_URL is not set: RedisBroker's own default. */
-const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 /** A worker that exits sooner than this after starting is not restarted (a crash loop, say a port in use). */
 const MIN_UPTIME_MS = 5_000;
 
@@ -28,6 +27,7 @@ export interface ClusterOptions {
 
 /** In the primary: forks the workers and keeps them running. In a worker: starts one demo. */
 export function runCluster(options: ClusterOptions): void {
+  // Where the workers meet when REDIS_URL is not set: RedisBroker's own default.
   const redisUrl = options.redisUrl === undefined || options.redisUrl === '' ? DEFAULT_REDIS_URL : options.redisUrl;
   if (cluster.isPrimary) {
     primary({ ...options, redisUrl });

@@ -81,30 +81,31 @@ function problem(detail: string): never {
   throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', detail);
 }
 
-const connectOptions = {
+/** Options `connect` and `listen` share: subprotocols, compression, and how messages are shown. */
+const sharedOptions = {
   protocol: { type: 'string', short: 'p', multiple: true },
-  header: { type: 'string', short: 'H', multiple: true },
-  origin: { type: 'string', short: 'o' },
   compress: { type: 'boolean' },
-  binary: { type: 'boolean', short: 'b' },
   hex: { type: 'boolean' },
   raw: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+} as const;
+
+const connectOptions = {
+  ...sharedOptions,
+  header: { type: 'string', short: 'H', multiple: true },
+  origin: { type: 'string', short: 'o' },
+  binary: { type: 'boolean', short: 'b' },
   'keep-open': { type: 'boolean' },
   insecure: { type: 'boolean', short: 'k' },
   ca: { type: 'string' },
   progress: { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' },
 } as const;
 
 const listenOptions = {
+  ...sharedOptions,
   host: { type: 'string' },
   path: { type: 'string' },
   print: { type: 'boolean' },
-  compress: { type: 'boolean' },
-  protocol: { type: 'string', short: 'p', multiple: true },
-  hex: { type: 'boolean' },
-  raw: { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' },
 } as const;
 
 const inspectOptions = {

@@ -30,25 +30,6 @@ function sequenceLength(lead: number): number {
   return 0;
 }
 
-/** Whether bytes[at..at+length) is one well-formed UTF-8 character (RFC 3629 §4 table). */
-function wellFormed(bytes: Uint8Array, at: number, length: number): boolean {
-  const lead = bytes[at];
-  for (let i = 1; i < length; i++) {
-    const b = bytes[at + i];
-    // The second byte's range is narrower after E0, ED, F0 and F4 (no overlongs, surrogates or > U+10FFFF).
-    let low = 0x80;
-    let high = 0xbf;
-    if (i === 1) {
-      if (lead === 0xe0) low = 0xa0;
-      else if (lead === 0xed) high = 0x9f;
-      else if (lead === 0xf0) low = 0x90;
-      else if (lead === 0xf4) high = 0x8f;
-    }
-    if (b < low || b > high) return false;
-  }
-  return true;
-}
-
 const ESCAPES: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' };
 
 function escapeCodePoint(codePoint: number): string {
@@ -75,7 +56,7 @@ export function quoteText(bytes: Uint8Array, complete: boolean): string {
     }
     const length = sequenceLength(b);
     if (length > 0 && i + length > bytes.length && !complete) break;
-    if (length === 0 || i + length > bytes.length || !wellFormed(bytes, i, length)) {
+    if (length === 0 || i + length > bytes.length || !isValidUtf8(bytes.subarray(i, i + length))) {
       out += escapeCodePoint(b);
       i++;
       continue;
