@@ -169,6 +169,11 @@ const socketTarget = new SocketTarget();
 function flushTick(ws: WebSocket): void { ws.flushNow(); }
 function resumeInput(ws: WebSocket): void { ws.resumeInputNow(); }
 
+/** A message held for an iterator or for listeners to come. */
+function received(data: string | Buffer, isBinary: boolean, stream: Readable | undefined): ReceivedMessage {
+  return stream === undefined ? { data, isBinary } : { data, isBinary, stream };
+}
+
 /**
  * EventEmitter's table of listeners for a connection. Node creates it as `{ __proto__: null }`, an
  * object V8 keeps in dictionary mode (a hash table of about 160 bytes); an instance of a
@@ -649,7 +654,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
 
   /** @internal */
   onMessage(data: string | Buffer, isBinary: boolean): void {
-    this.deliver({ data, isBinary }, 'message');
+    this.deliver('message', data, isBinary);
   }
 
   /** @internal */
@@ -666,7 +671,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
       },
     });
     this.extra.stream = stream;
-    this.deliver({ data: isBinary ? EMPTY : '', isBinary, stream }, 'stream');
+    this.deliver('stream', isBinary ? EMPTY : '', isBinary, stream);
   }
 
   /** @internal */
@@ -884,10 +889,15 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   }
 
   /** Hands a received message to the consumer: the iterator, listeners, or the held queue. */
-  private deliver(message: ReceivedMessage, event: 'message' | 'stream'): void {
+  /**
+   * Hands a message to its listeners, or holds it (in order) for an iterator or for listeners to
+   * come. The common case, a listener and nothing held, allocates nothing.
+   */
+  private deliver(event: 'message' | 'stream', data: string | Buffer, isBinary: boolean, stream?: Readable): void {
     const session = this.session as Session;
     const listening = this.listenerCount(event) > 0;
     if (this.has(Flag.Iterating)) {
+      const message = received(data, isBinary, stream);
       const waiter = this.rare?.waiter;
       if (waiter !== undefined && session.inbox.length === 0) {
         this.extra.waiter = undefined;
@@ -897,11 +907,13 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
       }
     } else if (!listening || session.inbox.length > 0) {
       // Nobody takes it yet (or older messages wait): hold it, in order.
-      session.inbox.push(message);
+      session.inbox.push(received(data, isBinary, stream));
       if (listening) this.scheduleDelivery();
       return;
     }
-    if (listening) this.emitMessage(message, event);
+    if (!listening) return;
+    if (event === 'stream') this.emit('stream', stream as Readable, isBinary);
+    else this.emit('message', data, isBinary);
   }
 
   private emitMessage(message: ReceivedMessage, event: 'message' | 'stream'): void {
