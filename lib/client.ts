@@ -403,8 +403,8 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
     checkClientOptions(options);
     const config = resolveConnectionOptions(options, 'client');
     const first = targetOf(parseWebSocketUrl(url));
-    const deflateOptions = config.deflateOptions;
-    const extensions = deflateOptions === undefined ? undefined : deflateOffer(deflateOptions);
+    const deflateConfig = config.deflate;
+    const extensions = deflateConfig === undefined ? undefined : deflateOffer(deflateConfig);
     const ws = new WebSocket('client', undefined, config);
     // Builds (so checks) the headers before anything is sent; redirects send subsets of them.
     let key = generateKey();
@@ -445,8 +445,8 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
         try {
           agreed = validateUpgradeResponse(response, { key, protocols: protocolList(options), extensions: extensions === undefined ? [] : [PERMESSAGE_DEFLATE] });
           // RFC 7692 §7.1: an invalid acceptance fails the connection (WS_ERR_HANDSHAKE_EXTENSION).
-          const params = deflateOptions === undefined ? undefined : acceptDeflateResponse(agreed.extensions, deflateOptions);
-          deflate = params === undefined ? undefined : new PerMessageDeflate(params, 'client', deflateOptions);
+          const params = deflateConfig === undefined ? undefined : acceptDeflateResponse(agreed.extensions, deflateConfig);
+          deflate = params === undefined ? undefined : new PerMessageDeflate(params, 'client', deflateConfig);
         } catch (err) {
           socket.destroy();
           reject(err);

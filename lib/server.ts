@@ -413,10 +413,10 @@ export class WebSocketServer extends EventEmitter {
       if (socket.destroyed) return undefined;
       protocol = this.chooseProtocol(upgrade.protocols, req);
       // RFC 7692 §7.1: the first acceptable offer, or none (the connection runs uncompressed).
-      const deflateOptions = this.config.deflateOptions;
-      const negotiated = deflateOptions === undefined ? undefined : negotiateDeflate(upgrade.extensions, deflateOptions);
+      const deflateConfig = this.config.deflate;
+      const negotiated = deflateConfig === undefined ? undefined : negotiateDeflate(upgrade.extensions, deflateConfig);
       extensions = negotiated?.response;
-      deflate = negotiated === undefined ? undefined : new PerMessageDeflate(negotiated.params, 'server', deflateOptions);
+      deflate = negotiated === undefined ? undefined : new PerMessageDeflate(negotiated.params, 'server', deflateConfig);
       const extra = typeof this.options.headers === 'function' ? this.options.headers(req) : this.options.headers;
       response = this.finalHeaders(acceptResponse(upgrade.key, { protocol, extensions, headers: extra }), req);
     } catch (err) {

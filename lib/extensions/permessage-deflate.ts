@@ -260,13 +260,21 @@ function windowBitsOption(name: string, value: unknown): number | undefined {
   return value === undefined ? undefined : integerIn(name, value, MIN_WINDOW_BITS, MAX_WINDOW_BITS);
 }
 
-/** Validates options once, whichever function received them. @throws {WebSocketUsageError} */
+/** Configs made by {@link resolveDeflateOptions}: handed back as they are, not checked again. */
+const resolvedConfigs = new WeakSet<object>();
+
+/**
+ * Validates options once, whichever function received them. A config this function made (a
+ * server or client resolves its options at construction and passes the result to every
+ * handshake and codec) comes back as it is. @throws {WebSocketUsageError}
+ */
 export function resolveDeflateOptions(options: DeflateOptions | undefined): DeflateConfig {
   if (options === null || (options !== undefined && typeof options !== 'object')) misuse('options must be an object');
+  if (options !== undefined && resolvedConfigs.has(options)) return options as DeflateConfig;
   const o = options ?? {};
   const threshold = o.threshold;
   if (threshold !== undefined && threshold !== Infinity) integerIn('threshold', threshold, 0, Number.MAX_SAFE_INTEGER);
-  return {
+  const config: DeflateConfig = Object.freeze({
     serverNoContextTakeover: optionalBoolean('serverNoContextTakeover', o.serverNoContextTakeover),
     clientNoContextTakeover: optionalBoolean('clientNoContextTakeover', o.clientNoContextTakeover),
     serverMaxWindowBits: windowBitsOption('serverMaxWindowBits', o.serverMaxWindowBits),
@@ -275,7 +283,9 @@ export function resolveDeflateOptions(options: DeflateOptions | undefined): Defl
     memLevel: o.memLevel === undefined ? zlib.constants.Z_DEFAULT_MEMLEVEL : integerIn('memLevel', o.memLevel, 1, 9),
     threshold,
     contextSize: o.contextSize === undefined ? Infinity : integerIn('contextSize', o.contextSize, 0, Number.MAX_SAFE_INTEGER),
-  };
+  });
+  resolvedConfigs.add(config);
+  return config;
 }
 
 /**

@@ -89,10 +89,11 @@ export interface SessionConfig {
   readonly maxQueuedMessages: number;
   readonly writeHighWaterMark: number;
   readonly maxBufferedAmount: number;
-  /** permessage-deflate settings, or undefined when it is off. */
+  /**
+   * permessage-deflate settings, or undefined when it is off: checked once here, and taken as
+   * they are by the negotiation functions and the codec of every connection.
+   */
   readonly deflate: DeflateConfig | undefined;
-  /** The options as given, for negotiation functions that take them (permessage-deflate offers). */
-  readonly deflateOptions: DeflateOptions | undefined;
   /** The frame parser's settings, shared by every connection (with RSV1 allowed for permessage-deflate). */
   readonly frameParser: FrameParserConfig;
   readonly frameParserRsv1: FrameParserConfig;
@@ -148,7 +149,6 @@ export function resolveConnectionOptions(options: ConnectionOptions | undefined,
     writeHighWaterMark: numberOption('writeHighWaterMark', o.writeHighWaterMark, DEFAULT_WRITE_HIGH_WATER_MARK, { integer: true, min: 1 }),
     maxBufferedAmount: numberOption('maxBufferedAmount', o.maxBufferedAmount, DEFAULT_MAX_BUFFERED_AMOUNT),
     deflate: deflateOptions === undefined ? undefined : resolveDeflateOptions(deflateOptions),
-    deflateOptions,
     frameParser: resolveFrameParserOptions(frames),
     frameParserRsv1: resolveFrameParserOptions({ ...frames, allowRsv1: true }),
     messageParser: resolveMessageParserOptions({ maxMessageSize, maxFragments, streaming: streamMessages }),
