@@ -11,7 +11,7 @@ import { unescape as percentDecode } from 'node:querystring';
 import type * as stream from 'node:stream';
 import type * as tls from 'node:tls';
 import { type ByteStream, WebSocket } from './connection/websocket';
-import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE } from './constants';
+import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE, MAX_TIMER_DELAY } from './constants';
 import { WebSocketProtocolError, WebSocketUsageError } from './errors';
 import { PERMESSAGE_DEFLATE, PerMessageDeflate } from './extensions/permessage-deflate';
 import { clientRequestHeaders, validateUpgradeResponse } from './handshake/client';
@@ -41,9 +41,6 @@ const ORIGIN_BOUND_HEADERS: ReadonlySet<string> = new Set(['authorization', 'coo
 
 /** RFC 3986 §3.1: a URL that starts with a scheme is absolute. */
 const ABSOLUTE_URL = /^[a-z][a-z\d+.-]*:/i;
-
-/** setTimeout's largest delay (2^31 - 1 ms); node turns anything above into 1 ms. */
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /** ws's flat TLS option names, accepted beside `tls`. */
 type FlatTlsOptionName = 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'rejectUnauthorized' | 'servername'

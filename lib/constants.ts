@@ -142,3 +142,6 @@ export const DEFAULT_HEARTBEAT_TIMEOUT = 20_000;
  * Node's own stream high-water mark, so one message in flight per socket buffer.
  */
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 16 * 1024;
+
+/** setTimeout's largest delay (2^31 - 1 ms; Node turns anything above it into 1 ms): the bound of every timeout option. */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;

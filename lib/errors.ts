@@ -145,6 +145,11 @@ export class WebSocketUsageError extends TypeError {
   }
 }
 
+/** 1000, 1001 and 1005 (RFC 6455 §7.4.1): a close after which reading ends quietly; any other code is an error. */
+export function isNormalClose(code: number): boolean {
+  return code === CloseCode.Normal || code === CloseCode.GoingAway || code === CloseCode.NoStatus;
+}
+
 /**
  * The connection closed with a code other than 1000, 1001 or 1005: the peer closed with an error
  * code (4000, 1011...), we failed the connection (1002, 1007, 1009...), or it was lost (1006). An

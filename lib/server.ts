@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type * as https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { CloseCode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE } from './constants';
+import { CloseCode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE, MAX_TIMER_DELAY } from './constants';
 import { WebSocketProtocolError, WebSocketUsageError } from './errors';
 import type { OtherEvent } from './events';
 import { type ByteStream, WebSocket } from './connection/websocket';
@@ -181,7 +181,7 @@ function resolveServerOptions(options: WebSocketServerOptions): ServerConfig {
   }
   return {
     paths,
-    handshakeTimeout: numberOption('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, { min: 1, max: 2 ** 31 - 1, infinity: false }),
+    handshakeTimeout: numberOption('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, { min: 1, max: MAX_TIMER_DELAY, infinity: false }),
     maxHeaderSize: numberOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE, { integer: true, min: 1, infinity: false }),
     clientTracking: booleanOption('clientTracking', options.clientTracking, true),
   };

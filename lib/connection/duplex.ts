@@ -10,13 +10,9 @@
  * takes it all the same.
  */
 import { Duplex, type DuplexOptions } from '../streams';
-import { ConnectionClosedError, WebSocketUsageError } from '../errors';
+import { CloseCode } from '../constants';
+import { ConnectionClosedError, isNormalClose, WebSocketUsageError } from '../errors';
 import { ReadyState, type WebSocket } from './websocket';
-
-/** 1000 (RFC 6455 §7.4.1): the Duplex was destroyed without an error. */
-const NORMAL_CLOSURE = 1000;
-/** 1011: the Duplex was destroyed with an error (a pipeline stage failed). */
-const INTERNAL_ERROR = 1011;
 
 /**
  * Options of the Duplex (readable-stream's). `objectMode` and `writableObjectMode` are forced
@@ -26,11 +22,6 @@ const INTERNAL_ERROR = 1011;
  * false: once the connection closed, nothing more can be written.
  */
 export type WebSocketDuplexOptions = Omit<DuplexOptions, 'objectMode' | 'writableObjectMode' | 'read' | 'write' | 'writev' | 'final' | 'destroy' | 'construct'>;
-
-/** A close code after which the readable side ends quietly; any other ends it with an error. */
-function isNormalClose(code: number): boolean {
-  return code === 1000 || code === 1001 || code === 1005;
-}
 
 class WebSocketDuplex extends Duplex {
   private readonly ws: WebSocket;
@@ -109,7 +100,8 @@ class WebSocketDuplex extends Duplex {
     }
     if (this.failed) return;
     if (ws.readyState === ReadyState.CONNECTING) ws.terminate();
-    else ws.close(error === null ? NORMAL_CLOSURE : INTERNAL_ERROR);
+    // Destroyed without an error: 1000; with one (a pipeline stage failed): 1011.
+    else ws.close(error === null ? CloseCode.Normal : CloseCode.InternalError);
   }
 
   private received(data: string | Buffer): void {

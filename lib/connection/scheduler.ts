@@ -4,6 +4,7 @@
  * is armed for the earliest. A connection costs a number and a heap slot instead of a Timeout
  * object of its own, and re-arming it is O(log n).
  */
+import { MAX_TIMER_DELAY } from '../constants';
 
 /** Something with a deadline (milliseconds of `performance.now()`). */
 export interface Timed {
@@ -14,8 +15,6 @@ export interface Timed {
   /** The deadline passed. */
   onDeadline(now: number): void;
 }
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Deadlines this close together share one timer wake-up (milliseconds). */
 const SLACK_MS = 1;
@@ -76,7 +75,7 @@ export class Scheduler {
     this.disarm();
     this.armed = first.heapDeadline;
     // Node's timers take at most 2^31 - 1 ms; a later deadline just wakes up once on the way.
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(first.heapDeadline - performance.now())));
+    const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, Math.ceil(first.heapDeadline - performance.now())));
     this.timer = setTimeout(() => { this.fire(); }, delay);
     // Timers never keep the process alive: open sockets do, and an idle server should exit when asked.
     this.timer.unref();

@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Readable } from '../streams';
-import { ConnectionClosedError, WebSocketUsageError } from '../errors';
+import { ConnectionClosedError, isNormalClose, WebSocketUsageError } from '../errors';
 import type { OtherEvent } from '../events';
 import type { Role } from '../frame/frame';
 import { encodeClosePayload } from '../message/close';
@@ -958,7 +958,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   private closedError(): ConnectionClosedError | undefined {
     const session = this.session;
     const code = session === undefined ? 1006 : session.closeCode;
-    if (code === 1000 || code === 1001 || code === 1005) return undefined;
+    if (isNormalClose(code)) return undefined;
     return new ConnectionClosedError(code, session?.closeReason ?? '', session?.error);
   }
 

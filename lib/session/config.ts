@@ -8,7 +8,7 @@
 import {
   DEFAULT_CLOSE_TIMEOUT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT, DEFAULT_MAX_BUFFERED_AMOUNT,
   DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_QUEUED_MESSAGES,
-  DEFAULT_WRITE_HIGH_WATER_MARK,
+  DEFAULT_WRITE_HIGH_WATER_MARK, MAX_TIMER_DELAY,
 } from '../constants';
 import { WebSocketUsageError } from '../errors';
 import { type DeflateConfig, type DeflateOptions, resolveDeflateOptions } from '../extensions/permessage-deflate';
@@ -106,7 +106,7 @@ function now(): number {
   return performance.now();
 }
 
-const TIMEOUT_RULE = { max: 2 ** 31 - 1, infinity: false } as const;
+const TIMEOUT_RULE = { max: MAX_TIMER_DELAY, infinity: false } as const;
 
 /**
  * Checks every connection option once and returns the frozen config the layers read.
