@@ -54,3 +54,18 @@ export function objectOption<T extends object>(name: string, value: unknown): T 
   if (value === null || typeof value !== 'object') throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `${name} must be an object`);
   return value as T;
 }
+
+/** Configs made by {@link resolveOnce}. */
+const resolvedConfigs = new WeakSet<object>();
+
+/**
+ * Checks and resolves options once: `resolve(options)`, frozen and remembered, so that a config it
+ * made, passed in again (a server resolves its options once and hands the result to every
+ * connection), comes back as it is, without being checked again.
+ */
+export function resolveOnce<O, C extends object>(options: O | C, resolve: (options: O) => C): Readonly<C> {
+  if (typeof options === 'object' && options !== null && resolvedConfigs.has(options)) return options as C;
+  const config = Object.freeze(resolve(options as O));
+  resolvedConfigs.add(config);
+  return config;
+}

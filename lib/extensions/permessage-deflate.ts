@@ -51,6 +51,7 @@ import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { RSV1_BIT } from '../constants';
 import { WebSocketProtocolError, WebSocketUsageError } from '../errors';
+import { booleanOption, numberOption, resolveOnce } from '../options';
 import type { Role } from '../frame/frame';
 import { type ExtensionCallback, type MessageExtension, PENDING } from '../message/extension';
 import { type EngineHolder, KeptDeflater, WARM_MS } from './kept-deflater';
@@ -243,12 +244,6 @@ function misuse(detail: string): never {
   throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', detail);
 }
 
-function optionalBoolean(name: string, value: unknown): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') misuse(`${name} must be a boolean`);
-  return value;
-}
-
 function integerIn(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     misuse(`${name} must be an integer from ${min} to ${max}`);
@@ -260,9 +255,6 @@ function windowBitsOption(name: string, value: unknown): number | undefined {
   return value === undefined ? undefined : integerIn(name, value, MIN_WINDOW_BITS, MAX_WINDOW_BITS);
 }
 
-/** Configs made by {@link resolveDeflateOptions}: handed back as they are, not checked again. */
-const resolvedConfigs = new WeakSet<object>();
-
 /**
  * Validates options once, whichever function received them. A config this function made (a
  * server or client resolves its options at construction and passes the result to every
@@ -270,22 +262,23 @@ const resolvedConfigs = new WeakSet<object>();
  */
 export function resolveDeflateOptions(options: DeflateOptions | undefined): DeflateConfig {
   if (options === null || (options !== undefined && typeof options !== 'object')) misuse('options must be an object');
-  if (options !== undefined && resolvedConfigs.has(options)) return options as DeflateConfig;
+  return resolveOnce(options, resolveDeflate);
+}
+
+function resolveDeflate(options: DeflateOptions | undefined): DeflateConfig {
   const o = options ?? {};
   const threshold = o.threshold;
   if (threshold !== undefined && threshold !== Infinity) integerIn('threshold', threshold, 0, Number.MAX_SAFE_INTEGER);
-  const config: DeflateConfig = Object.freeze({
-    serverNoContextTakeover: optionalBoolean('serverNoContextTakeover', o.serverNoContextTakeover),
-    clientNoContextTakeover: optionalBoolean('clientNoContextTakeover', o.clientNoContextTakeover),
+  return {
+    serverNoContextTakeover: booleanOption('serverNoContextTakeover', o.serverNoContextTakeover, false),
+    clientNoContextTakeover: booleanOption('clientNoContextTakeover', o.clientNoContextTakeover, false),
     serverMaxWindowBits: windowBitsOption('serverMaxWindowBits', o.serverMaxWindowBits),
     clientMaxWindowBits: windowBitsOption('clientMaxWindowBits', o.clientMaxWindowBits),
-    level: o.level === undefined ? zlib.constants.Z_DEFAULT_COMPRESSION : integerIn('level', o.level, -1, 9),
-    memLevel: o.memLevel === undefined ? zlib.constants.Z_DEFAULT_MEMLEVEL : integerIn('memLevel', o.memLevel, 1, 9),
+    level: numberOption('level', o.level, zlib.constants.Z_DEFAULT_COMPRESSION, { integer: true, min: -1, max: 9 }),
+    memLevel: numberOption('memLevel', o.memLevel, zlib.constants.Z_DEFAULT_MEMLEVEL, { integer: true, min: 1, max: 9 }),
     threshold,
     contextSize: o.contextSize === undefined ? Infinity : integerIn('contextSize', o.contextSize, 0, Number.MAX_SAFE_INTEGER),
-  });
-  resolvedConfigs.add(config);
-  return config;
+  };
 }
 
 /**

@@ -8,7 +8,7 @@ import {
   MAX_16BIT_LENGTH, MAX_7BIT_LENGTH, MAX_HEADER_LENGTH, OPCODE_MASK, RSV1_BIT, RSV2_BIT, RSV3_BIT,
 } from '../constants';
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../errors';
-import { numberOption } from '../options';
+import { numberOption, resolveOnce } from '../options';
 import { checkFirstBytes, type DecoderRole, type Frame, type FramePiece, readUint32, rsvMask } from './frame';
 import { unmask } from './mask';
 import { Runs } from './runs';
@@ -40,7 +40,6 @@ export interface FrameParserOptions {
 
 /** {@link FrameParserOptions} checked and resolved, to share between parsers. */
 export interface FrameParserConfig {
-  readonly [kResolved]: true;
   /** true: frames must be masked (we are the server); false: must not be; undefined: either. */
   readonly requireMask: boolean | undefined;
   readonly allowedRsv: number;
@@ -49,27 +48,26 @@ export interface FrameParserConfig {
   readonly streamingThreshold: number;
 }
 
-const kResolved = Symbol('wsframe.resolved');
-
 /**
  * Checks and resolves parser options once (a config passes through unchanged).
  * @throws {WebSocketUsageError} on invalid options.
  */
 export function resolveFrameParserOptions(options: FrameParserOptions | FrameParserConfig): FrameParserConfig {
-  if ((options as Partial<FrameParserConfig>)[kResolved] === true) return options as FrameParserConfig;
-  const o = options as FrameParserOptions;
+  return resolveOnce(options, resolveFrameParser);
+}
+
+function resolveFrameParser(o: FrameParserOptions): FrameParserConfig {
   const role = o.role ?? 'server';
   if (role !== 'server' && role !== 'client' && role !== 'any') {
     throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', `role must be 'server', 'client' or 'any'`);
   }
-  return Object.freeze({
-    [kResolved]: true as const,
+  return {
     requireMask: role === 'server' ? true : role === 'client' ? false : undefined,
     allowedRsv: rsvMask(o.allowRsv1 === true, o.allowRsv2 === true, o.allowRsv3 === true),
     maxPayload: numberOption('maxPayload', o.maxPayload, DEFAULT_MAX_PAYLOAD),
     allowNonMinimal: o.allowNonMinimalLength === true,
     streamingThreshold: numberOption('streamingThreshold', o.streamingThreshold, Infinity),
-  });
+  };
 }
 
 /** Receives what {@link FrameParser} decodes. */

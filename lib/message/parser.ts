@@ -8,7 +8,7 @@ import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD, O
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import { type Frame, type FramePiece, isControlOpcode, isFramePiece, rsvMask } from '../frame/frame';
 import { Runs } from '../frame/runs';
-import { numberOption } from '../options';
+import { numberOption, resolveOnce } from '../options';
 import { readClosePayload } from './close';
 import { type MessageExtension, PENDING } from './extension';
 import { decodeUtf8, Utf8Validator, utf8Text } from './utf8';
@@ -52,13 +52,10 @@ export interface MessageParserOptions {
 
 /** {@link MessageParserOptions} checked and resolved (without the extension), to share between parsers. */
 export interface MessageParserConfig {
-  readonly [kResolved]: true;
   readonly maxMessageSize: number;
   readonly maxFragments: number;
   readonly streaming: boolean;
 }
-
-const kResolved = Symbol('wsframe.resolved');
 
 /**
  * Checks and resolves parser options once (a config passes through unchanged); the extension, if
@@ -66,14 +63,11 @@ const kResolved = Symbol('wsframe.resolved');
  * @throws {WebSocketUsageError} on invalid options.
  */
 export function resolveMessageParserOptions(options: MessageParserOptions | MessageParserConfig): MessageParserConfig {
-  if ((options as Partial<MessageParserConfig>)[kResolved] === true) return options as MessageParserConfig;
-  const o = options as MessageParserOptions;
-  return Object.freeze({
-    [kResolved]: true as const,
+  return resolveOnce(options, (o: MessageParserOptions): MessageParserConfig => ({
     maxMessageSize: numberOption('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, { integer: true }),
     maxFragments: numberOption('maxFragments', o.maxFragments, DEFAULT_MAX_FRAGMENTS, { integer: true, min: 1 }),
     streaming: o.streaming === true,
-  });
+  }));
 }
 
 /** Receives what {@link MessageParser} decodes. */
