@@ -58,10 +58,6 @@ export class FrameDecoder extends SyncTransform {
     this.complete(callback, this.parser.write(chunk));
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.settle(callback, this.parser.write(chunk));
-  }
-
   override _flush(callback: TransformCallback): void {
     this.settle(callback, this.parser.end());
   }

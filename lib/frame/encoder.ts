@@ -121,25 +121,10 @@ export class FrameEncoder extends SyncTransform {
     return super.read(size);
   }
 
-  /** Encodes and pushes one frame. @throws {WebSocketUsageError} */
-  private encodeOne(frame: FrameInput): void {
-    emitFrame(frame, this.nextKey(), this);
-  }
-
-  override _transform(frame: FrameInput, _encoding: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.encodeOne(frame);
-    } catch (err) {
-      callback(err as Error);
-      return;
-    }
-    callback();
-  }
-
   // The hot path: encode straight from write(), no per-frame closure (see SyncTransform).
   override _write(frame: FrameInput, _encoding: BufferEncoding, callback: TransformCallback): void {
     try {
-      this.encodeOne(frame);
+      emitFrame(frame, this.nextKey(), this);
     } catch (err) {
       this.complete(callback, err as Error);
       return;

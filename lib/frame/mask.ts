@@ -74,7 +74,7 @@ export function unmaskJs(bytes: Uint8Array, maskKey: number, phase = 0): void {
   // Key byte for payload index `head`, then the three after it, laid out little-endian: one
   // 32-bit XOR masks four bytes at once, four times fewer loop turns than bytes.
   const s = (head + phase) & 3;
-  const rotated = s === 0 ? maskKey : ((maskKey << (s << 3)) | (maskKey >>> (32 - (s << 3)))) >>> 0;
+  const rotated = rotateKey(maskKey, s);
   const wordMask = ((rotated >>> 24) | ((rotated >>> 8) & 0xff00) | ((rotated << 8) & 0xff0000) | (rotated << 24)) | 0;
   const view = new Int32Array(bytes.buffer, bytes.byteOffset + head, words);
   // Unrolled by 4: fewer bound checks and loop branches per byte.
@@ -93,7 +93,7 @@ export function unmaskJs(bytes: Uint8Array, maskKey: number, phase = 0): void {
 }
 
 /** The key rotated to start at key byte `phase` (0-3). */
-export function rotateKey(maskKey: number, phase: number): number {
+function rotateKey(maskKey: number, phase: number): number {
   return phase === 0 ? maskKey : ((maskKey << (phase << 3)) | (maskKey >>> (32 - (phase << 3)))) >>> 0;
 }
 
@@ -102,7 +102,7 @@ export function rotateKey(maskKey: number, phase: number): number {
  * key, four bytes a turn with the key bytes hoisted. For short runs, where setting up a view or a
  * native call costs more than the XOR itself.
  */
-export function maskSmall(
+function maskSmall(
   source: Uint8Array, start: number, length: number, key: number, target: Uint8Array, offset: number,
 ): void {
   const k0 = key >>> 24;

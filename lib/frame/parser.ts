@@ -358,19 +358,15 @@ export class FrameParser {
 
     if (length > this.config.streamingThreshold) return this.readPiece(available);
 
-    let runs = this.runs;
-    if (runs === undefined || runs.length === 0) {
-      if (available >= length) {
-        // The whole payload is in this chunk: hand out a view, no copy.
-        const payload = view(chunk, this.pos, length);
-        this.pos += length;
-        this.emit(payload);
-        return true;
-      }
-      if (available === 0) return false;
-      runs = this.runs ??= new Runs();
+    if (this.received === 0 && available >= length) {
+      // The whole payload is in this chunk: hand out a view, no copy.
+      const payload = view(chunk, this.pos, length);
+      this.pos += length;
+      this.emit(payload);
+      return true;
     }
     if (available === 0) return false;
+    const runs = this.runs ??= new Runs();
 
     const count = Math.min(length - this.received, available);
     // A view pins what the caller wrote (a socket read, or a slice of the caller's own memory).

@@ -37,8 +37,6 @@ export class Runs {
   private staged = -1;
   /** Bytes added so far. */
   length = 0;
-  /** The only part is a staging block of ours (its memory may be changed in place). */
-  private ownsOnly = false;
 
   /**
    * Adds `count` bytes of `chunk` from `start`. `room`: how many more bytes may still come,
@@ -50,7 +48,6 @@ export class Runs {
   add(chunk: Buffer, start: number, count: number, room: number, footprint = chunk.buffer.byteLength): void {
     if (count >= VIEW_MIN && count * 2 >= footprint) {
       this.seal();
-      this.ownsOnly = false;
       this.parts.push(start === 0 && count === chunk.length ? chunk : chunk.subarray(start, start + count));
       this.length += count;
       return;
@@ -61,7 +58,6 @@ export class Runs {
       if (block === undefined || this.staged === block.length) {
         block = Buffer.allocUnsafe(stagingCapacity(this.length, room, count));
         parts.push(block);
-        this.ownsOnly = parts.length === 1;
         this.staged = 0;
       }
       const n = Math.min(count, block.length - this.staged);
@@ -85,6 +81,8 @@ export class Runs {
    * unmasked while copying (RFC 6455 §5.3, key phase from the start). Leaves this empty.
    */
   gather(maskKey?: number): Buffer {
+    // The only part is a staging block of ours (its memory may be changed in place).
+    const ownsOnly = this.staged >= 0 && this.parts.length === 1;
     this.seal();
     const parts = this.parts;
     const only = parts.length === 1 ? parts[0] : undefined;
@@ -92,7 +90,7 @@ export class Runs {
     if (only !== undefined && maskKey === undefined) {
       // One run: it is the result (an exact staging block, or a run kept as it came).
       out = only;
-    } else if (only !== undefined && this.ownsOnly) {
+    } else if (only !== undefined && ownsOnly) {
       // One staging block of exactly the payload (a small frame cut across chunks): our own
       // memory, unmasked where it is.
       out = only;
@@ -108,7 +106,6 @@ export class Runs {
     }
     parts.length = 0;
     this.length = 0;
-    this.ownsOnly = false;
     return out;
   }
 
