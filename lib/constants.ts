@@ -145,3 +145,6 @@ export const DEFAULT_WRITE_HIGH_WATER_MARK = 16 * 1024;
 
 /** setTimeout's largest delay (2^31 - 1 ms; Node turns anything above it into 1 ms): the bound of every timeout option. */
 export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/** A string of n UTF-16 units encodes to at most 3n bytes of UTF-8. */
+export const MAX_UTF8_PER_UNIT = 3;

@@ -49,7 +49,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
-import { RSV1_BIT } from '../constants';
+import { MAX_UTF8_PER_UNIT, RSV1_BIT } from '../constants';
 import { WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import { booleanOption, numberOption, resolveOnce } from '../options';
 import type { Role } from '../frame/frame';
@@ -1012,13 +1012,6 @@ function stripTail(out: Buffer): Buffer {
 }
 
 /**
- * zlib returns a small result as a view of its 16 KiB output chunk. Copy such a result, so a
- * message the application keeps does not hold on to a buffer several times its size.
- */
-/** A string of n UTF-16 units encodes to at most 3n bytes of UTF-8. */
-const MAX_UTF8_PER_UNIT = 3;
-
-/**
  * Calls back with a result in a later iteration of the event loop: queued as an immediate, this
  * runs in the current iteration's check phase, and an immediate queued from there waits for the
  * next iteration, after its timers and I/O.
@@ -1082,6 +1075,10 @@ export function utf8Tail(text: string, count: number): Buffer {
   return tail.length > count ? tail.subarray(tail.length - count) : tail;
 }
 
+/**
+ * zlib returns a small result as a view of its 16 KiB output chunk. Copy such a result, so a
+ * message the application keeps does not hold on to a buffer several times its size.
+ */
 function fit(bytes: Buffer): Buffer {
   const backing = bytes.buffer.byteLength;
   return backing > Buffer.poolSize && bytes.length < backing >>> 1 ? Buffer.from(bytes) : bytes;

@@ -4,7 +4,7 @@
  */
 import { CloseCode, MAX_CONTROL_PAYLOAD } from '../constants';
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../errors';
-import { isValidUtf8 } from './utf8';
+import { decodeUtf8 } from './utf8';
 
 /** The status code takes the first 2 bytes of a close payload (§5.5.1). */
 const CLOSE_CODE_LENGTH = 2;
@@ -38,8 +38,9 @@ export function readClosePayload(payload: Buffer): { code: number; reason: strin
   if (!isValidCloseCode(code)) return 'WS_ERR_INVALID_CLOSE_CODE';
   const reason = payload.subarray(CLOSE_CODE_LENGTH);
   // §5.5.1: the reason is UTF-8; §8.1: invalid UTF-8 fails the connection (1007).
-  if (!isValidUtf8(reason)) return 'WS_ERR_INVALID_UTF8';
-  return { code, reason: reason.toString('utf8') };
+  const text = decodeUtf8(reason);
+  if (text === undefined) return 'WS_ERR_INVALID_UTF8';
+  return { code, reason: text };
 }
 
 /**

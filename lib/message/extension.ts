@@ -10,7 +10,6 @@
  * themselves: the parser takes no more frames until a pending decode completes, and the sender
  * queues everything sent after a pending encode behind it.
  */
-import type { WebSocketProtocolError } from '../errors';
 
 /** Returned instead of a result when the extension will call back with it. */
 export const PENDING: unique symbol = Symbol('wsframe.pending');
@@ -69,5 +68,3 @@ export interface MessageExtension {
   close(): void;
 }
 
-/** A protocol error from an extension's callback, or anything else it failed with. */
-export type ExtensionError = WebSocketProtocolError | Error;

@@ -4,7 +4,7 @@
  * MessageEncoder Transform and the connection session both send through it, and an agreed
  * extension encodes data messages here, as it decodes them in the parser.
  */
-import { MAX_CONTROL_PAYLOAD, Opcode } from '../constants';
+import { MAX_CONTROL_PAYLOAD, MAX_UTF8_PER_UNIT, Opcode } from '../constants';
 import { WebSocketUsageError } from '../errors';
 import type { FrameInput } from '../frame/frame';
 import { numberOption } from '../options';
@@ -48,9 +48,6 @@ export interface MessageSerializerOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** A string of n UTF-16 units encodes to at most 3n bytes of UTF-8. */
-const MAX_UTF8_PER_UNIT = 3;
 
 function bytesOf(data: string | Uint8Array): Uint8Array {
   return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
