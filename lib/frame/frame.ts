@@ -77,6 +77,14 @@ export function rsvMask(rsv1: boolean, rsv2: boolean, rsv3: boolean): number {
   return (rsv1 ? RSV1_BIT : 0) | (rsv2 ? RSV2_BIT : 0) | (rsv3 ? RSV3_BIT : 0);
 }
 
+/** RFC 6455 §5.2: the error for reserved bits set that no extension allows (`rsv`: those bits), or undefined. */
+export function rsvError(rsv: number): ErrorCode | undefined {
+  if ((rsv & RSV1_BIT) !== 0) return 'WS_ERR_UNEXPECTED_RSV_1';
+  if ((rsv & RSV2_BIT) !== 0) return 'WS_ERR_UNEXPECTED_RSV_2';
+  if ((rsv & RSV3_BIT) !== 0) return 'WS_ERR_UNEXPECTED_RSV_3';
+  return undefined;
+}
+
 /**
  * Checks the first two header bytes against RFC 6455 §5.2 and §5.5. Returns the error code of the
  * first rule broken, or undefined. `requireMask`: true (server side), false (client side) or
@@ -85,10 +93,8 @@ export function rsvMask(rsv1: boolean, rsv2: boolean, rsv3: boolean): number {
 export function checkFirstBytes(
   b0: number, b1: number, allowedRsv: number, requireMask: boolean | undefined,
 ): ErrorCode | undefined {
-  const rsv = b0 & ~allowedRsv;
-  if ((rsv & RSV1_BIT) !== 0) return 'WS_ERR_UNEXPECTED_RSV_1';
-  if ((rsv & RSV2_BIT) !== 0) return 'WS_ERR_UNEXPECTED_RSV_2';
-  if ((rsv & RSV3_BIT) !== 0) return 'WS_ERR_UNEXPECTED_RSV_3';
+  const rsv = rsvError(b0 & ~allowedRsv);
+  if (rsv !== undefined) return rsv;
   const opcode = b0 & 0x0f;
   if (!isKnownOpcode(opcode)) return 'WS_ERR_INVALID_OPCODE';
   if (isControlOpcode(opcode)) {

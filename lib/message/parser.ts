@@ -6,7 +6,7 @@
  */
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, MAX_CONTROL_PAYLOAD, Opcode } from '../constants';
 import { type ErrorCode, WebSocketProtocolError, WebSocketUsageError } from '../errors';
-import { type Frame, type FramePiece, isControlOpcode, isFramePiece, rsvMask } from '../frame/frame';
+import { type Frame, type FramePiece, isControlOpcode, isFramePiece, rsvError, rsvMask } from '../frame/frame';
 import { Runs } from '../frame/runs';
 import { numberOption, resolveOnce } from '../options';
 import { readClosePayload } from './close';
@@ -213,10 +213,8 @@ export class MessageParser {
       // which for permessage-deflate is the first frame of a data message and nothing else.
       const allowed = this.extension === undefined || isControlOpcode(frame.opcode) || frame.opcode === Opcode.Continuation
         ? 0 : this.extension.rsvBits;
-      const unexpected = rsv & ~allowed;
-      if (unexpected !== 0) {
-        return this.fail(unexpected & 0x40 ? 'WS_ERR_UNEXPECTED_RSV_1' : unexpected & 0x20 ? 'WS_ERR_UNEXPECTED_RSV_2' : 'WS_ERR_UNEXPECTED_RSV_3');
-      }
+      const unexpected = rsvError(rsv & ~allowed);
+      if (unexpected !== undefined) return this.fail(unexpected);
     }
     if (isControlOpcode(frame.opcode)) return this.controlFrame(frame, first, last, frameLength);
     return this.dataFrame(frame, rsv !== 0, first, last, frameLength);
