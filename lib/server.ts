@@ -13,7 +13,7 @@ import { WebSocketProtocolError, WebSocketUsageError } from './errors';
 import type { OtherEvent } from './events';
 import { type ByteStream, WebSocket } from './connection/websocket';
 import { PerMessageDeflate } from './extensions/permessage-deflate';
-import { FIELD_VALUE_PATTERN } from './handshake/headers';
+import { checkHeader, FIELD_VALUE_PATTERN } from './handshake/headers';
 import { negotiateDeflate } from './handshake/permessage-deflate';
 import {
   acceptResponse, checkOrigin, rejectionFor, rejectResponse, selectSubprotocol, validateUpgradeRequest,
@@ -177,7 +177,7 @@ function resolveServerOptions(options: WebSocketServerOptions): ServerConfig {
   if (typeof options.headers !== 'function') {
     const headers = objectOption<Record<string, unknown>>('headers', options.headers);
     // Checked now, as the 101 would check them: a bad header fails here, not at each handshake.
-    if (headers !== undefined) acceptResponse('dGhlIHNhbXBsZSBub25jZQ==', { headers: headers as Record<string, string> });
+    for (const [name, value] of Object.entries(headers ?? {})) checkHeader(name, value);
   }
   return {
     paths,
@@ -439,9 +439,10 @@ export class WebSocketServer extends EventEmitter {
   private chooseProtocol(offered: readonly string[], req: http.IncomingMessage): string | undefined {
     const handler = this.options.handleProtocols;
     if (handler !== undefined) {
-      if (offered.length === 0) return undefined;
-      const choice = handler(new Set(offered), req);
-      return typeof choice === 'string' && offered.includes(choice) ? choice : undefined;
+      return selectSubprotocol(offered, (list) => {
+        const choice = handler(new Set(list), req);
+        return typeof choice === 'string' ? choice : undefined;
+      });
     }
     const supported = this.options.protocols;
     return supported === undefined ? undefined : selectSubprotocol(offered, supported);
@@ -477,7 +478,7 @@ export class WebSocketServer extends EventEmitter {
         // request is theirs; otherwise answer rather than leave the socket hanging.
         if (httpServer.listenerCount('upgrade') === 1) {
           socket.on('error', () => { socket.destroy(); });
-          socket.end(rejectResponse(404, { message: 'no WebSocket endpoint at this path' }));
+          socket.end(rejectionFor(new WebSocketProtocolError('WS_ERR_HANDSHAKE_NOT_FOUND')));
         }
       };
       routes = { servers, listener };

@@ -595,13 +595,11 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   /** @internal */
   onData(chunk: Buffer): void {
     const session = this.session as Session;
-    const socket = this.socket as Owned;
     // Replies produced while this read is handled (pongs, echoes) leave in one write.
     this.set(Flag.Batching, true);
     session.receive(chunk);
     this.set(Flag.Batching, false);
     this.sync();
-    if (socket.destroyed === true) return;
   }
 
   /** @internal */

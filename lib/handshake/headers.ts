@@ -121,7 +121,7 @@ export function fieldValues(headers: HeaderRecord, name: string): string[] {
   return values;
 }
 
-export function joinValues(value: HeaderValue): string {
+function joinValues(value: HeaderValue): string {
   if (value === undefined) return '';
   return typeof value === 'string' ? value : value.join(',');
 }
@@ -140,7 +140,7 @@ export function asciiLower(value: string): string {
 }
 
 /** Trims RFC 7230 OWS (SP and HTAB only; String#trim also strips Unicode spaces). */
-export function trimOws(value: string): string {
+function trimOws(value: string): string {
   let start = 0;
   let end = value.length;
   while (start < end && isOws(value.charCodeAt(start))) start++;
@@ -148,7 +148,7 @@ export function trimOws(value: string): string {
   return value.slice(start, end);
 }
 
-export function isOws(code: number): boolean {
+function isOws(code: number): boolean {
   return code === SP || code === HTAB;
 }
 

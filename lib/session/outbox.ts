@@ -6,7 +6,6 @@
  * the socket can write them ({@link Outbox.flushTo}), so everything sent in one turn leaves in one
  * gathered write.
  */
-import { WebSocketUsageError } from '../errors';
 import { type FrameInput, headerLength, writeHeader, firstByte } from '../frame/frame';
 import type { MaskSource } from '../frame/mask';
 import { validate, writeFrame, ZERO_COPY_MIN } from '../frame/serializer';
@@ -284,9 +283,4 @@ export class Outbox implements FrameWriter {
   private nextKey(): number {
     return this.maskSource === undefined ? -1 : this.maskSource.next();
   }
-}
-
-/** @internal Thrown into a callback whose bytes can no longer be written. */
-export function connectionGone(): WebSocketUsageError {
-  return new WebSocketUsageError('WS_ERR_INVALID_STATE', 'the connection closed before the data was written');
 }
