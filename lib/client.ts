@@ -12,10 +12,10 @@ import type * as stream from 'node:stream';
 import type * as tls from 'node:tls';
 import { type ByteStream, WebSocket } from './connection/websocket';
 import { DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE, MAX_TIMER_DELAY } from './constants';
-import { WebSocketProtocolError, WebSocketUsageError } from './errors';
+import { WebSocketProtocolError } from './errors';
 import { PERMESSAGE_DEFLATE, PerMessageDeflate } from './extensions/permessage-deflate';
 import { clientRequestHeaders, validateUpgradeResponse } from './handshake/client';
-import { formatExtension } from './handshake/headers';
+import { formatExtensions, misuse } from './handshake/headers';
 import { generateKey } from './handshake/keys';
 import { acceptDeflateResponse, deflateOffer } from './handshake/permessage-deflate';
 import { type ConnectionOptions, resolveConnectionOptions } from './session/config';
@@ -105,10 +105,6 @@ interface Target {
   readonly path: string;
   /** `user:password` from the URL's userinfo, percent-decoded. */
   readonly credentials: string | undefined;
-}
-
-function misuse(detail: string): never {
-  throw new WebSocketUsageError('WS_ERR_INVALID_ARGUMENT', detail);
 }
 
 function isUnix(url: URL): boolean {
@@ -449,7 +445,7 @@ export function connect(url: string | URL, options: ClientOptions = {}): Promise
           reject(err);
           return;
         }
-        ws.attach(socket, head, { protocol: agreed.protocol, extensions: agreed.extensions.map(formatExtension).join(', '), extension: deflate });
+        ws.attach(socket, head, { protocol: agreed.protocol, extensions: formatExtensions(agreed.extensions), extension: deflate });
         resolve(ws);
       });
 
