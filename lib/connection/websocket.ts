@@ -465,23 +465,24 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     const session = this.session;
     if (session === undefined) {
       encodeClosePayload(code, reason); // the arguments are checked in every state
-      if (!this.has(Flag.ClosedEarly)) {
-        this.set(Flag.ClosedEarly, true);
-        this.finish();
-      }
+      this.closeEarly();
       return;
     }
     session.close(code, reason);
     this.sync();
   }
 
+  /** Ends a connection that never opened: reported once, as closed (1006). */
+  private closeEarly(): void {
+    if (this.has(Flag.ClosedEarly)) return;
+    this.set(Flag.ClosedEarly, true);
+    this.finish();
+  }
+
   /** Drops the connection at once, without a closing handshake (the close event says 1006). */
   terminate(): void {
     if (this.session === undefined) {
-      if (!this.has(Flag.ClosedEarly)) {
-        this.set(Flag.ClosedEarly, true);
-        this.finish();
-      }
+      this.closeEarly();
       return;
     }
     this.session.terminate();
@@ -544,8 +545,9 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   }
 
   /**
-   * @internal The topic registry queued output on the session: true when the registry is to call
-   * {@link flushNow} at the end of the tick (it does so for all its subscribers at once).
+   * @internal Output was queued on the session outside a read: true when the caller is to flush
+   * it at the end of the tick (send() through queueFlush; the topic registry calls
+   * {@link flushNow} for all its subscribers at once), false when a flush is already due.
    */
   publishQueued(): boolean {
     if (this.has(Flag.Batching) || this.has(Flag.FlushQueued)) return false;
@@ -724,10 +726,7 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     }
     if (socket.destroyed === true) {
       // Gone, but the session still delivers what arrived before: only its input matters now.
-      if (session.yielding && !this.has(Flag.YieldQueued)) {
-        this.set(Flag.YieldQueued, true);
-        setImmediate(resumeInput, this);
-      }
+      this.queueYield(session);
       return;
     }
     const action = session.transport;
@@ -746,12 +745,17 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
       if (reading) socket.resume();
       else socket.pause();
     }
+    this.queueYield(session);
+    this.schedule();
+    if (this.has(Flag.DrainWanted) || this.rare?.drainWaiters !== undefined) this.checkDrain(session);
+  }
+
+  /** A session that used up its time slice reads on in the next turn of the event loop. */
+  private queueYield(session: Session): void {
     if (session.yielding && !this.has(Flag.YieldQueued)) {
       this.set(Flag.YieldQueued, true);
       setImmediate(resumeInput, this);
     }
-    this.schedule();
-    if (this.has(Flag.DrainWanted) || this.rare?.drainWaiters !== undefined) this.checkDrain(session);
   }
 
   private flush(session: Session, socket: Owned): void {
@@ -779,10 +783,8 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
   }
 
   private queueFlush(): void {
-    if (this.has(Flag.Batching) || this.has(Flag.FlushQueued)) return;
     // Everything sent in this tick leaves in one write: one syscall for a burst of small messages.
-    this.set(Flag.FlushQueued, true);
-    process.nextTick(flushTick, this);
+    if (this.publishQueued()) process.nextTick(flushTick, this);
   }
 
   private belowHighWaterMark(): boolean {
