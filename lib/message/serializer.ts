@@ -63,7 +63,7 @@ function byteLength(data: string | Uint8Array): number {
  * bytes, which may cut a UTF-8 sequence (legal: only the whole message must be valid). Payloads
  * are views of the input, never copies. `rsv1` marks the first frame (an extension's bits).
  */
-function writeData(
+export function writeData(
   writer: { frame(frame: FrameInput): void }, opcode: number, data: string | Uint8Array, fragmentSize: number, rsv1: boolean,
 ): void {
   // Short strings skip the byte copy: the frame encoder writes them straight into the output.

@@ -21,11 +21,12 @@
  * `maxSubscriberBuffer`; a publish that would pass the bound is not queued for that subscriber,
  * and the {@link SlowSubscriberPolicy} decides what happens to it (closed with 1008 by default).
  */
-import { Opcode } from '../constants';
+import { Opcode, RSV1_BIT } from '../constants';
 import { WebSocketProtocolError, WebSocketUsageError } from '../errors';
 import { firstByte, type FrameInput, headerLength, writeHeader } from '../frame/frame';
+import { writeFrame } from '../frame/serializer';
 import { type MessageExtension, PENDING } from '../message/extension';
-import type { HeldFrames } from '../message/serializer';
+import { type HeldFrames, writeData } from '../message/serializer';
 import { isValidUtf8 } from '../message/utf8';
 import { numberOption } from '../options';
 import type { Session } from '../session/session';
@@ -201,18 +202,10 @@ class Outgoing {
   }
 }
 
-/** Splits a payload into data frames of at most `fragmentSize` bytes (RFC 6455 §5.4). */
+/** A payload's data frames, as the session's own send path splits them (RFC 6455 §5.4). */
 function frameInputs(payload: Buffer, opcode: number, rsvBits: number, fragmentSize: number): FrameInput[] {
-  const rsv = { rsv1: (rsvBits & 0x40) !== 0, rsv2: (rsvBits & 0x20) !== 0, rsv3: (rsvBits & 0x10) !== 0 };
-  if (payload.length <= fragmentSize) return [{ opcode, payload, fin: true, ...rsv }];
   const frames: FrameInput[] = [];
-  for (let offset = 0; offset < payload.length; offset += fragmentSize) {
-    const end = Math.min(offset + fragmentSize, payload.length);
-    // §5.4 and RFC 7692 §6.1: the extension's bits mark the first frame only.
-    frames.push(offset === 0
-      ? { opcode, payload: payload.subarray(offset, end), fin: end === payload.length, ...rsv }
-      : { opcode: Opcode.Continuation, payload: payload.subarray(offset, end), fin: end === payload.length });
-  }
+  writeData({ frame: (frame) => { frames.push(frame); } }, opcode, payload, fragmentSize, (rsvBits & RSV1_BIT) !== 0);
   return frames;
 }
 
@@ -235,17 +228,15 @@ function serializeFrames(payload: Buffer, opcode: number, rsvBits: number, fragm
     const bytes = frame.payload as Buffer;
     const length = bytes.length;
     const head = headerLength(length, false);
-    const first = firstByte(frame.fin !== false, frame.rsv1 === true, frame.rsv2 === true, frame.rsv3 === true, frame.opcode);
     if (length > SHARED_COPY_MAX) {
       const header = Buffer.allocUnsafeSlow(head);
-      writeHeader(header, 0, first, length, -1);
+      writeHeader(header, 0, firstByte(frame.fin !== false, frame.rsv1 === true, false, false, frame.opcode), length, -1);
       chunks.push(header, bytes);
     } else {
       // Its own memory, not a slice of Node's shared 8 KiB pool: a frame may wait long in a slow
       // subscriber's queue, and a pooled slice would keep its whole slab alive.
       const out = Buffer.allocUnsafeSlow(head + length);
-      writeHeader(out, 0, first, length, -1);
-      bytes.copy(out, head);
+      writeFrame(out, 0, frame, length, -1);
       chunks.push(out);
     }
   }
