@@ -10,7 +10,7 @@ import type * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { CloseCode, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HEADER_SIZE, MAX_TIMER_DELAY } from './constants';
 import { WebSocketProtocolError, WebSocketUsageError } from './errors';
-import type { OtherEvent } from './events';
+import type { EventEmitMethod, EventListenerMethod } from './events';
 import { type ByteStream, WebSocket } from './connection/websocket';
 import { PerMessageDeflate } from './extensions/permessage-deflate';
 import { checkHeader, FIELD_VALUE_PATTERN } from './handshake/headers';
@@ -126,8 +126,6 @@ export interface WebSocketServerEvents {
   close: [];
 }
 
-type ServerListener<K extends keyof WebSocketServerEvents> = (...args: WebSocketServerEvents[K]) => void;
-
 const kRoutes = Symbol('wsframe.routes');
 
 interface RoutedServer {
@@ -185,6 +183,18 @@ function resolveServerOptions(options: WebSocketServerOptions): ServerConfig {
     maxHeaderSize: numberOption('maxHeaderSize', options.maxHeaderSize, DEFAULT_MAX_HEADER_SIZE, { integer: true, min: 1, infinity: false }),
     clientTracking: booleanOption('clientTracking', options.clientTracking, true),
   };
+}
+
+// Typed events over the inherited methods: declarations only, nothing changes at run time.
+export interface WebSocketServer {
+  on: EventListenerMethod<WebSocketServerEvents, this>;
+  once: EventListenerMethod<WebSocketServerEvents, this>;
+  off: EventListenerMethod<WebSocketServerEvents, this>;
+  addListener: EventListenerMethod<WebSocketServerEvents, this>;
+  removeListener: EventListenerMethod<WebSocketServerEvents, this>;
+  prependListener: EventListenerMethod<WebSocketServerEvents, this>;
+  prependOnceListener: EventListenerMethod<WebSocketServerEvents, this>;
+  emit: EventEmitMethod<WebSocketServerEvents>;
 }
 
 /**
@@ -250,33 +260,6 @@ export class WebSocketServer extends EventEmitter {
       this.standalone = false;
     }
     if (this.httpServer !== undefined) this.attach(this.httpServer);
-  }
-
-  override on<K extends keyof WebSocketServerEvents>(event: K, listener: ServerListener<K>): this;
-  override on<E extends Error>(event: 'error', listener: (error: E) => void): this;
-  override on<Name extends string | symbol>(event: OtherEvent<WebSocketServerEvents, Name>, listener: (...args: unknown[]) => void): this;
-  override on(event: string | symbol, listener: (...args: never[]) => void): this {
-    return super.on(event, listener as (...args: unknown[]) => void);
-  }
-
-  override once<K extends keyof WebSocketServerEvents>(event: K, listener: ServerListener<K>): this;
-  override once<E extends Error>(event: 'error', listener: (error: E) => void): this;
-  override once<Name extends string | symbol>(event: OtherEvent<WebSocketServerEvents, Name>, listener: (...args: unknown[]) => void): this;
-  override once(event: string | symbol, listener: (...args: never[]) => void): this {
-    return super.once(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<K extends keyof WebSocketServerEvents>(event: K, listener: ServerListener<K>): this;
-  override off<E extends Error>(event: 'error', listener: (error: E) => void): this;
-  override off<Name extends string | symbol>(event: OtherEvent<WebSocketServerEvents, Name>, listener: (...args: unknown[]) => void): this;
-  override off(event: string | symbol, listener: (...args: never[]) => void): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
-
-  override emit<K extends keyof WebSocketServerEvents>(event: K, ...args: WebSocketServerEvents[K]): boolean;
-  override emit<Name extends string | symbol>(event: OtherEvent<WebSocketServerEvents, Name>, ...args: unknown[]): boolean;
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    return super.emit(event, ...args);
   }
 
   /** The bound address (standalone mode, once listening); null without an http server of its own. */

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { Readable } from '../streams';
 import { ConnectionClosedError, isNormalClose, WebSocketUsageError } from '../errors';
-import type { OtherEvent } from '../events';
+import type { EventEmitMethod, EventListenerMethod, OtherEvent } from '../events';
 import type { Role } from '../frame/frame';
 import { encodeClosePayload } from '../message/close';
 import type { MessageExtension } from '../message/extension';
@@ -169,6 +169,17 @@ const socketTarget = new SocketTarget();
 function flushTick(ws: WebSocket): void { ws.flushNow(); }
 function resumeInput(ws: WebSocket): void { ws.resumeInputNow(); }
 
+// Typed events over the inherited methods that need nothing more (declarations only: `emit` in
+// particular stays EventEmitter's own, without a wrapper on every message). `on`, `addListener`
+// and `prependListener` are methods of the class: a new message listener takes held messages.
+export interface WebSocket {
+  once: EventListenerMethod<WebSocketEvents, this>;
+  removeListener: EventListenerMethod<WebSocketEvents, this>;
+  off: EventListenerMethod<WebSocketEvents, this>;
+  prependOnceListener: EventListenerMethod<WebSocketEvents, this>;
+  emit: EventEmitMethod<WebSocketEvents>;
+}
+
 /** A message held for an iterator or for listeners to come. */
 function received(data: string | Buffer, isBinary: boolean, stream: Readable | undefined): ReceivedMessage {
   return stream === undefined ? { data, isBinary } : { data, isBinary, stream };
@@ -275,33 +286,6 @@ export class WebSocket extends EventEmitter implements SessionHandler, Timed {
     super.prependListener(event, listener as (...args: unknown[]) => void);
     if (event === 'message' || event === 'stream') this.scheduleDelivery();
     return this;
-  }
-
-  override once<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
-  override once<E extends Error>(event: 'error', listener: (error: E) => void): this;
-  override once<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
-  override once(event: string | symbol, listener: (...args: never[]) => void): this {
-    return super.once(event, listener as (...args: unknown[]) => void);
-  }
-
-  override removeListener<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
-  override removeListener<E extends Error>(event: 'error', listener: (error: E) => void): this;
-  override removeListener<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
-  override removeListener(event: string | symbol, listener: (...args: never[]) => void): this {
-    return super.removeListener(event, listener as (...args: unknown[]) => void);
-  }
-
-  override off<K extends keyof WebSocketEvents>(event: K, listener: Listener<K>): this;
-  override off<E extends Error>(event: 'error', listener: (error: E) => void): this;
-  override off<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, listener: (...args: unknown[]) => void): this;
-  override off(event: string | symbol, listener: (...args: never[]) => void): this {
-    return super.off(event, listener as (...args: unknown[]) => void);
-  }
-
-  override emit<K extends keyof WebSocketEvents>(event: K, ...args: WebSocketEvents[K]): boolean;
-  override emit<Name extends string | symbol>(event: OtherEvent<WebSocketEvents, Name>, ...args: unknown[]): boolean;
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    return super.emit(event, ...args);
   }
 
   // --- state -----------------------------------------------------------------------------------
