@@ -20,15 +20,13 @@
  * the work a server does per message whoever sets the pace. Its ratio is ws/ours, so higher is
  * still better for us.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocket } from 'ws';
 import { KiB, median, MiB, Prng, type Row, type Settings, selected, sizeName, standalone, statusFor } from './harness';
+import { DEMO_MODULE, type ServerHandle, spawnServer } from './servers';
 
-type ServerKind = 'ours' | 'ws';
+type Kind = 'ours' | 'ws';
 
 interface EchoCase { size: number; clients: number; window: number; target: number }
 
@@ -38,95 +36,7 @@ const CASES: readonly EchoCase[] = [
   { size: 1 * MiB, clients: 2, window: 2, target: 1.2 },
 ];
 
-const DEMO_MODULE = join(__dirname, '..', 'examples', 'demo-server.js');
-/** A server child that outlives this long has lost its parent: it exits by itself. */
-const SERVER_LIFETIME_MS = 10 * 60_000;
 const CONNECT_TIMEOUT_MS = 10_000;
-
-// --- The server child --------------------------------------------------------------------------
-
-interface DemoServerModule {
-  startDemoServer(options: { port: number; host: string }): Promise<{ port: number; close(): Promise<void> }>;
-}
-
-/** Starts one echo server on an ephemeral loopback port; returns its /echo URL and a closer. */
-async function startServer(kind: ServerKind): Promise<{ url: string; close(): Promise<void> }> {
-  if (kind === 'ours') {
-    // A runtime require: the bench compiles whether or not the demo exists yet.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const demo = require(DEMO_MODULE) as DemoServerModule;
-    const server = await demo.startDemoServer({ port: 0, host: '127.0.0.1' });
-    return { url: `ws://127.0.0.1:${server.port}/echo`, close: () => server.close() };
-  }
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/echo', perMessageDeflate: false });
-  wss.on('connection', (ws) => {
-    ws.on('message', (data, isBinary) => { ws.send(data, { binary: isBinary }); });
-  });
-  await once(wss, 'listening');
-  const { port } = wss.address() as AddressInfo;
-  return {
-    url: `ws://127.0.0.1:${port}/echo`,
-    close: () => new Promise((resolve) => {
-      for (const client of wss.clients) client.terminate();
-      wss.close(() => { resolve(); });
-    }),
-  };
-}
-
-function serverChild(kind: ServerKind): void {
-  const lifetime = setTimeout(() => { process.exit(0); }, SERVER_LIFETIME_MS);
-  lifetime.unref();
-  process.once('disconnect', () => { process.exit(0); });
-  // The parent asks for this process's CPU time around each measurement.
-  process.on('message', (message: unknown) => {
-    if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
-  });
-  startServer(kind).then(({ url }) => {
-    process.send?.({ url });
-  }, (err: unknown) => {
-    process.send?.({ error: (err as Error).message }, () => { process.exit(1); });
-  });
-}
-
-/** A running server child. */
-interface ServerHandle { kind: ServerKind; url: string; proc: ChildProcess }
-
-async function spawnServer(kind: ServerKind): Promise<ServerHandle> {
-  // BENCH_SERVER_FLAGS adds node flags to the server child, as in servers.ts (e.g. `--cpu-prof`).
-  const execArgv = (process.env.BENCH_SERVER_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
-  const proc = fork(__filename, ['--server', kind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const timer = setTimeout(() => { proc.kill(); }, CONNECT_TIMEOUT_MS);
-  try {
-    const [message] = await once(proc, 'message') as [{ url?: string; error?: string }];
-    if (message.url === undefined) throw new Error(message.error ?? 'server child sent no URL');
-    return { kind, url: message.url, proc };
-  } catch (err) {
-    proc.kill();
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function stopServer(handle: ServerHandle): Promise<void> {
-  if (handle.proc.exitCode !== null) return;
-  const exited = once(handle.proc, 'exit');
-  handle.proc.disconnect();
-  const timer = setTimeout(() => { handle.proc.kill(); }, 2_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-// --- The client load ---------------------------------------------------------------------------
-
-/** The server child's user + system CPU time so far, in microseconds. */
-async function serverCpu(server: ServerHandle): Promise<number> {
-  const reply = once(server.proc, 'message') as Promise<[{ cpu?: NodeJS.CpuUsage }]>;
-  server.proc.send('cpu');
-  const [message] = await reply;
-  if (message.cpu === undefined) throw new Error('server child sent no CPU usage');
-  return message.cpu.user + message.cpu.system;
-}
 
 /** What one measurement gives: echoes per second, and the server's CPU microseconds per echo. */
 interface Measured { rate: number; cpuPerEcho: number }
@@ -146,7 +56,7 @@ function connect(url: string): Promise<WebSocket> {
 
 /** One measurement: fresh connections, warm-up, then echoes counted for `measureMs`. */
 async function load(server: ServerHandle, c: EchoCase, warmMs: number, measureMs: number, batched: boolean): Promise<Measured> {
-  const url = server.url;
+  const url = `ws://127.0.0.1:${server.port}/echo`;
   const payload = new Prng(0xec40 + c.size).bytes(c.size);
   const clients = await Promise.all(Array.from({ length: c.clients }, () => connect(url)));
   let running = true;
@@ -183,13 +93,13 @@ async function load(server: ServerHandle, c: EchoCase, warmMs: number, measureMs
     for (let i = 0; i < c.window; i++) ws.send(payload, { binary: true });
   }
   await sleep(warmMs);
-  const cpuBefore = await serverCpu(server);
+  const cpuBefore = await server.request('cpu');
   counting = true;
   const start = process.hrtime.bigint();
   await sleep(measureMs);
   const received = counted;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const cpuAfter = await serverCpu(server);
+  const cpuAfter = await server.request('cpu');
   running = false;
   counting = false;
   await Promise.all(clients.map(async (ws) => {
@@ -222,13 +132,13 @@ export async function benchEcho(settings: Settings): Promise<Row[]> {
   const rounds = settings.quick ? 2 : 3;
   const warmMs = settings.quick ? 300 : 500;
   const measureMs = settings.quick ? 1_000 : 3_000;
-  const kinds: ServerKind[] = settings.side === 'both' ? ['ours', 'ws'] : [settings.side];
+  const kinds: Kind[] = settings.side === 'both' ? ['ours', 'ws'] : [settings.side];
 
   const servers: ServerHandle[] = [];
   try {
-    for (const kind of kinds) servers.push(await spawnServer(kind));
+    for (const kind of kinds) servers.push(await spawnServer(kind, { demo: true }));
   } catch (err) {
-    await Promise.all(servers.map(stopServer));
+    await Promise.all(servers.map((s) => s.stop()));
     return cases.map((c) => pending(c, `server failed to start: ${(err as Error).message}`, 'error'));
   }
 
@@ -236,8 +146,8 @@ export async function benchEcho(settings: Settings): Promise<Row[]> {
   try {
     for (const c of cases) {
       process.stderr.write(`  ${titleFor(c, settings)} ...`);
-      const rates: Record<ServerKind, number[]> = { ours: [], ws: [] };
-      const cpu: Record<ServerKind, number[]> = { ours: [], ws: [] };
+      const rates: Record<Kind, number[]> = { ours: [], ws: [] };
+      const cpu: Record<Kind, number[]> = { ours: [], ws: [] };
       let row: Row;
       let cpuRow: Row | undefined;
       try {
@@ -245,8 +155,8 @@ export async function benchEcho(settings: Settings): Promise<Row[]> {
           const order = round % 2 === 0 ? servers : [...servers].reverse();
           for (const server of order) {
             const measured = await load(server, c, warmMs, measureMs, settings.echoClient === 'batched');
-            rates[server.kind].push(measured.rate);
-            cpu[server.kind].push(measured.cpuPerEcho);
+            rates[server.kind as Kind].push(measured.rate);
+            cpu[server.kind as Kind].push(measured.cpuPerEcho);
           }
         }
         const cpuFigure = (values: number[]): Row['ours'] => values.length === 0 ? undefined : { value: median(values), unit: 'µs CPU/echo' };
@@ -288,13 +198,9 @@ export async function benchEcho(settings: Settings): Promise<Row[]> {
       if (cpuRow !== undefined) rows.push(cpuRow);
     }
   } finally {
-    await Promise.all(servers.map(stopServer));
+    await Promise.all(servers.map((s) => s.stop()));
   }
   return rows;
 }
 
-if (require.main === module) {
-  const at = process.argv.indexOf('--server');
-  if (at >= 0) serverChild(process.argv[at + 1] === 'ws' ? 'ws' : 'ours');
-  else standalone(benchEcho);
-}
+if (require.main === module) standalone(benchEcho);

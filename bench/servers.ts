@@ -4,13 +4,14 @@
  * figure (CPU time, heap and RSS after a full GC, event-loop delay) is read inside the server's
  * own process when the parent asks over the IPC channel.
  *
- * - `ours`: this library's WebSocketServer (standalone, `port: 0`), echoing every message as it came.
+ * - `ours`: this library's WebSocketServer (standalone, `port: 0`), echoing every message as it came;
+ *   with `demo`, the demo server of examples/demo-server.ts instead (its `/echo` route).
  * - `ws`: ws's WebSocketServer, echoing `ws.send(data, { binary: isBinary })`.
  * - `floor`: no WebSocket at all. An http server whose 'upgrade' listener writes a canned 101 and
  *   then writes back whatever it reads: the same accept, reads, writes and copies, none of the
  *   framing. Idle, it is a bare upgraded socket kept open.
  *
- * This file is also the child's entry point: `node servers.js --kind ours [--deflate]`. Set
+ * This file is also the child's entry point: `node servers.js --kind ours [--deflate] [--demo]`. Set
  * BENCH_SERVER_FLAGS to give every child extra node flags (e.g. `--cpu-prof`).
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -18,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { type WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
 import { WebSocketServer as OurServer } from '../lib/server';
@@ -29,7 +31,12 @@ export interface ServerOptions {
   deflate?: boolean;
   /** Extra node flags for the child, e.g. `--expose-gc`. */
   execArgv?: readonly string[];
+  /** `ours` runs the demo server (examples/demo-server.ts; connect to `/echo`); ws accepts any path anyway. */
+  demo?: boolean;
 }
+
+/** The demo server's compiled module, loaded at run time by the `demo` child only. */
+export const DEMO_MODULE = join(__dirname, '..', 'examples', 'demo-server.js');
 
 /** A child that outlives this long has lost its parent: it exits by itself. */
 const SERVER_LIFETIME_MS = 10 * 60_000;
@@ -70,7 +77,7 @@ export interface ServerHandle {
 }
 
 export async function spawnServer(kind: ServerKind, options: ServerOptions = {}): Promise<ServerHandle> {
-  const args = ['--kind', kind, ...(options.deflate === true ? ['--deflate'] : [])];
+  const args = ['--kind', kind, ...(options.deflate === true ? ['--deflate'] : []), ...(options.demo === true ? ['--demo'] : [])];
   // BENCH_SERVER_FLAGS adds node flags to every server child, e.g.
   // `BENCH_SERVER_FLAGS='--cpu-prof --cpu-prof-dir=build/profiles'` to profile the servers.
   const extra = (process.env.BENCH_SERVER_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
@@ -155,6 +162,18 @@ function listenPort(server: http.Server): number {
   return (server.address() as AddressInfo).port;
 }
 
+interface DemoServerModule {
+  startDemoServer(options: { port: number; host: string }): Promise<{ port: number }>;
+}
+
+async function startDemo(): Promise<Running> {
+  // A runtime require: the bench compiles whether or not the demo exists yet.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const demo = require(DEMO_MODULE) as DemoServerModule;
+  const server = await demo.startDemoServer({ port: 0, host: '127.0.0.1' });
+  return { port: server.port, connections: () => 0 };
+}
+
 async function startOurs(deflate: boolean): Promise<Running> {
   const wss = new OurServer({ host: '127.0.0.1', port: 0, perMessageDeflate: deflate });
   wss.on('connection', (ws) => {
@@ -216,11 +235,11 @@ async function startFloor(): Promise<Running> {
   return { port: listenPort(server), connections: () => sockets.size };
 }
 
-function childMain(kind: ServerKind, deflate: boolean): void {
+function childMain(kind: ServerKind, deflate: boolean, demo: boolean): void {
   const lifetime = setTimeout(() => { process.exit(0); }, SERVER_LIFETIME_MS);
   lifetime.unref();
   process.once('disconnect', () => { process.exit(0); });
-  const started = kind === 'ours' ? startOurs(deflate) : kind === 'ws' ? startWs(deflate) : startFloor();
+  const started = kind === 'ours' ? (demo ? startDemo() : startOurs(deflate)) : kind === 'ws' ? startWs(deflate) : startFloor();
   started.then((running) => {
     let loop: IntervalHistogram | undefined;
     const handlers: { [K in Op]: () => Replies[K] } = {
@@ -273,9 +292,9 @@ if (require.main === module) {
   const at = process.argv.indexOf('--kind');
   const kind = process.argv[at + 1];
   if (at < 0 || (kind !== 'ours' && kind !== 'ws' && kind !== 'floor')) {
-    process.stderr.write('usage: node servers.js --kind ours|ws|floor [--deflate]\n');
+    process.stderr.write('usage: node servers.js --kind ours|ws|floor [--deflate] [--demo]\n');
     process.exitCode = 2;
   } else {
-    childMain(kind, process.argv.includes('--deflate'));
+    childMain(kind, process.argv.includes('--deflate'), process.argv.includes('--demo'));
   }
 }
