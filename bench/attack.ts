@@ -14,7 +14,7 @@
  */
 import type { Socket } from 'node:net';
 import { rawConnect } from './floor';
-import { MiB, type Row, type Settings, selected, standalone } from './harness';
+import { MiB, type Row, selected, type Settings, sleep, standalone } from './harness';
 import { type ServerKind, spawnServer } from './servers';
 
 const CLIENTS = 20;
@@ -28,10 +28,6 @@ const LIMIT_MS = 120_000;
 const TITLE = `attack: ${CLIENTS} clients x ${FRAMES.toLocaleString('en-US')} empty frames, never reading: server heap after GC`;
 /** The issue's aim: tens of MiB, not GiB. */
 const AIM_BYTES = 64 * MiB;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => { setTimeout(resolve, ms); });
-}
 
 interface Measured { heap: number; rss: number; seconds: number }
 

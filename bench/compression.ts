@@ -24,7 +24,7 @@
  */
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { KiB, median, MiB, Prng, type Row, type Settings, selected, sizeName, standalone, statusFor } from './harness';
+import { KiB, median, MiB, Prng, type Row, selected, type Settings, sizeName, sleep, standalone, statusFor } from './harness';
 import { nextMessage, type ServerHandle, spawnServer } from './servers';
 
 interface CompressionCase {
@@ -49,10 +49,6 @@ const STALL_TARGET = 0.5;
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const ECHO_TIMEOUT_MS = 30_000;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => { setTimeout(resolve, ms); });
-}
 
 // --- The documents ---------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { WebSocket } from 'ws';
-import { KiB, median, MiB, Prng, type Row, type Settings, selected, sizeName, standalone, statusFor } from './harness';
+import { KiB, median, MiB, Prng, type Row, selected, type Settings, sizeName, sleep, standalone, statusFor } from './harness';
 import { DEMO_MODULE, type ServerHandle, spawnServer } from './servers';
 
 type Kind = 'ours' | 'ws';
@@ -40,10 +40,6 @@ const CONNECT_TIMEOUT_MS = 10_000;
 
 /** What one measurement gives: echoes per second, and the server's CPU microseconds per echo. */
 interface Measured { rate: number; cpuPerEcho: number }
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => { setTimeout(resolve, ms); });
-}
 
 function connect(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {

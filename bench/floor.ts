@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
-import { KiB, median, MiB, Prng, type Row, type Settings, selected, sizeName, standalone, statusFor, wireFrame } from './harness';
+import { KiB, median, MiB, Prng, type Row, selected, type Settings, sizeName, sleep, standalone, statusFor, wireFrame } from './harness';
 import { type ServerHandle, type ServerKind, spawnServer } from './servers';
 
 interface FloorCase { size: number; clients: number; window: number }
@@ -37,10 +37,6 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const DRAIN_TIMEOUT_MS = 2_000;
 /** Aim: each WebSocket server at most this many times the floor's CPU per echo. */
 const FLOOR_AIM = 1.1;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => { setTimeout(resolve, ms); });
-}
 
 /** A raw TCP connection through a real RFC 6455 §4.1 opening handshake; resolves at the 101. */
 export async function rawConnect(port: number): Promise<Socket> {

@@ -137,6 +137,11 @@ function isPromise(value: unknown): value is Promise<void> {
   return typeof (value as Promise<void> | undefined)?.then === 'function';
 }
 
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => { setTimeout(resolve, ms); });
+}
+
 /**
  * Lets the event loop turn once, outside the timed window. A chain of awaits on already-settled
  * promises never does, so without this a stream's deferred work (a Readable starting to flow on

@@ -24,7 +24,7 @@
  */
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
-import { KiB, median, type Row, type Settings, selected, standalone, statusFor } from './harness';
+import { KiB, median, type Row, selected, type Settings, sleep, standalone, statusFor } from './harness';
 import { nextMessage, type ServerHandle, type ServerKind, spawnServer } from './servers';
 
 const CHILD_FLAGS = ['--expose-gc', '--max-semi-space-size=1'];
@@ -43,10 +43,6 @@ interface IdleCase {
 
 /** Per-connection figures from one measurement, in bytes. */
 interface Measured { heap: number; rss: number }
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => { setTimeout(resolve, ms); });
-}
 
 /**
  * The client's one message in the compression case: ~256 B of JSON, compressible as real

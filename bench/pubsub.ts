@@ -30,13 +30,14 @@
  * `ulimit -n` must allow a few hundred more than that (each process checks at start).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import { WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
-import { KiB, median, type Row, type Settings, quantile, selected, sizeName, standalone } from './harness';
+import { KiB, median, quantile, type Row, selected, type Settings, sizeName, sleep, standalone } from './harness';
+import { acceptKey } from '../lib/handshake/keys';
 
 type Kind = 'ours' | 'ws';
 
@@ -157,10 +158,6 @@ function serve(handlers: Record<string, (request: Request) => unknown>): void {
 function cpuNow(): number {
   const usage = process.cpuUsage();
   return usage.user + usage.system;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => { setTimeout(resolve, ms); });
 }
 
 /** The open-files limit of this process (from /proc), or Infinity where unknown. */
@@ -345,7 +342,6 @@ async function chatChild(kind: Kind, redisUrl: string): Promise<void> {
 
 // --- Client children -----------------------------------------------------------------------------
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /**
  * Counts the data messages in a server's byte stream (unmasked frames, RFC 6455 §5.2): headers
@@ -408,7 +404,7 @@ const CLIENT_FRAME = ((): Buffer => {
 function rawClient(port: number, path: string, tally: Tally, reading: boolean, deflate: boolean): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const key = randomBytes(16).toString('base64');
-    const accept = createHash('sha1').update(key + GUID).digest('base64');
+    const accept = acceptKey(key);
     const socket = net.connect({ port, host: '127.0.0.1' });
     const counter = new MessageCounter();
     let head = Buffer.alloc(0);

@@ -15,13 +15,13 @@
  * BENCH_SERVER_FLAGS to give every child extra node flags (e.g. `--cpu-prof`).
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { type WebSocket as WsClient, WebSocketServer as WsServer } from 'ws';
+import { acceptKey } from '../lib/handshake/keys';
 import { WebSocketServer as OurServer } from '../lib/server';
 
 export type ServerKind = 'ours' | 'ws' | 'floor';
@@ -42,8 +42,6 @@ export const DEMO_MODULE = join(__dirname, '..', 'examples', 'demo-server.js');
 const SERVER_LIFETIME_MS = 10 * 60_000;
 const START_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
-/** RFC 6455 §1.3: the GUID the accept key is derived with. */
-const HANDSHAKE_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 // --- Requests the parent may make ---------------------------------------------------------------
 
@@ -197,7 +195,7 @@ async function startFloor(): Promise<Running> {
   const sockets = new Set<Socket>();
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
     const key = req.headers['sec-websocket-key'] ?? '';
-    const accept = createHash('sha1').update(key + HANDSHAKE_GUID).digest('base64');
+    const accept = acceptKey(key);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
     // The WebSocket servers disable Nagle on their sockets too.
     socket.setNoDelay(true);
