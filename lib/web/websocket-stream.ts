@@ -15,12 +15,12 @@
  * Observable behaviour follows Chromium where the draft and Chromium differ (binary messages are
  * read as ArrayBuffers; close codes are clamped, not range-checked).
  */
-import { CloseCode } from '../constants';
 import { ReadableStream, type ReadableStreamDefaultController, WritableStream, type WritableStreamDefaultController } from 'node:stream/web';
-import { type ClientOptions, connect } from '../client';
+import type { ClientOptions } from '../client';
+import { CloseCode } from '../constants';
 import { ReadyState, type WebSocket as Connection } from '../connection/websocket';
 import { resolveConnectionOptions } from '../session/config';
-import { establishError, isTransportError } from './establish';
+import { adoptConnection, openConnection } from './establish';
 import { bytesOfBufferSource, checkProtocols, getUrlRecord, isBufferSource, toArrayBuffer, toUSVString } from './checks';
 import { closedError, closeInfoOf, type WebSocketCloseInfo, WebSocketError } from './websocket-error';
 
@@ -136,17 +136,8 @@ export class WebSocketStream {
     }
     // The signal aborts the handshake only: its listener goes once the handshake ended.
     const onAbort = (): void => { this.#aborted(signal?.reason); };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    connect(this.#url, { ...connectOptions, protocols, signal: this.#abort.signal }).then(
-      (connection) => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#established(connection, protocols);
-      },
-      (error: unknown) => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#refused(error);
-      },
-    );
+    openConnection(this.#url, { ...connectOptions, protocols, signal: this.#abort.signal }, signal, onAbort,
+      (connection) => { this.#established(connection, protocols); }, (error) => { this.#refused(error); });
   }
 
   /** The URL, serialized (http: and https: show as ws: and wss:). */
@@ -234,16 +225,9 @@ export class WebSocketStream {
 
   #established(connection: Connection, offered: readonly string[]): void {
     this.#connection = connection;
-    connection.on('error', (error) => {
-      if (!isTransportError(error)) this.#failure ??= error;
-    });
-    connection.on('close', (code, reason) => { this.#connectionClosed(code, reason); });
-    const refused = establishError(connection, this.#state === ReadyState.CONNECTING, offered, 'WebSocketStream');
-    if (refused !== undefined) {
-      this.#failure ??= refused;
-      connection.terminate();
-      return;
-    }
+    const failed = (error: Error): void => { this.#failure ??= error; };
+    const closed = (code: number, reason: string): void => { this.#connectionClosed(code, reason); };
+    if (!adoptConnection(connection, this.#state === ReadyState.CONNECTING, offered, 'WebSocketStream', failed, closed)) return;
     this.#state = ReadyState.OPEN;
     const readable = new ReadableStream<WebSocketStreamChunk>({
       start: (controller) => { this.#readable = controller; },

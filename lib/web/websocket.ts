@@ -9,11 +9,11 @@
  * reports 1006 whatever code we failed the connection with, and `error` fires only when the
  * connection was failed (a protocol error, a refused handshake), right before `close`.
  */
+import type { ClientOptions } from '../client';
 import { CloseCode } from '../constants';
-import { type ClientOptions, connect } from '../client';
 import { ReadyState, type WebSocket as Connection } from '../connection/websocket';
 import { resolveConnectionOptions } from '../session/config';
-import { establishError, isTransportError } from './establish';
+import { adoptConnection, openConnection } from './establish';
 import {
   bytesOfBufferSource, checkCloseArguments, checkProtocols, clampUnsignedShort, getUrlRecord, isBufferSource, toArrayBuffer,
   toUSVString,
@@ -122,17 +122,8 @@ export class WebSocket extends EventTarget {
     const signal = options.signal;
     const onAbort = (): void => { this.#abort.abort(signal?.reason); };
     if (signal?.aborted === true) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-    connect(this.#url, { ...options, protocols: offered, signal: this.#abort.signal }).then(
-      (connection) => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#opened(connection, offered);
-      },
-      (error: unknown) => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#refused(error);
-      },
-    );
+    openConnection(this.#url, { ...options, protocols: offered, signal: this.#abort.signal }, signal, onAbort,
+      (connection) => { this.#opened(connection, offered); }, (error) => { this.#refused(error); });
   }
 
   // --- attributes ------------------------------------------------------------------------------
@@ -271,16 +262,9 @@ export class WebSocket extends EventTarget {
   #opened(connection: Connection, offered: readonly string[]): void {
     this.#connection = connection;
     connection.on('message', (data, isBinary) => { this.#message(data, isBinary); });
-    connection.on('error', (error) => {
-      if (!isTransportError(error)) this.#failure ??= error;
-    });
-    connection.on('close', (code, reason) => { this.#closed(code, reason); });
-    const refused = establishError(connection, this.#state === ReadyState.CONNECTING, offered, 'WebSocket');
-    if (refused !== undefined) {
-      this.#failure ??= refused;
-      connection.terminate();
-      return;
-    }
+    const failed = (error: Error): void => { this.#failure ??= error; };
+    const closed = (code: number, reason: string): void => { this.#closed(code, reason); };
+    if (!adoptConnection(connection, this.#state === ReadyState.CONNECTING, offered, 'WebSocket', failed, closed)) return;
     this.#state = ReadyState.OPEN;
     this.#protocol = connection.protocol;
     this.#extensions = connection.extensions;
