@@ -31,6 +31,7 @@ import fc from 'fast-check';
 import * as zlib from 'node:zlib';
 import { type Block, encodeBlocks, MAX_DISTANCE, type Token } from './deflate-blocks';
 import { DEFAULT_MAX_SIZE, type DeflateCase } from './deflate-case';
+import { pattern } from './generators';
 
 // --- plans -----------------------------------------------------------------------------------
 
@@ -129,19 +130,6 @@ export interface DeflatePlan {
 
 // --- contents --------------------------------------------------------------------------------
 
-/** `size` deterministic bytes (xorshift32), cheap to make for large messages. */
-function patternBytes(size: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(size);
-  let x = (seed | 1) >>> 0;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 const NAMES = ['alice', 'bob', 'carol', 'dave', 'eve', 'mallory', 'trent', 'zoë', 'jürgen', '名前'];
 const TAGS = ['admin', 'beta', 'eu', 'us', 'mobile', 'web'];
 
@@ -167,7 +155,7 @@ function contentBytes(content: Content, earlier: readonly Buffer[]): Buffer {
     case 'bytes': return Buffer.from(content.bytes);
     case 'json': return jsonRecords(content.records, content.seed);
     case 'repeat': return Buffer.from(content.unit.repeat(content.count), 'utf8');
-    case 'pattern': return patternBytes(content.size, content.seed);
+    case 'pattern': return pattern(content.size, content.seed);
     case 'again': {
       const base = earlier[earlier.length - 1 - (content.back % Math.max(1, earlier.length))] ?? Buffer.alloc(0);
       const at = content.at % (base.length + 1);

@@ -43,8 +43,8 @@ export const INTERESTING_CLOSE_CODES: readonly number[] = [
   1014, 1015, 1016, 1100, 2000, 2999, 3000, 3001, 3999, 4000, 4001, 4999, 5000, 0x7fff, 0xffff,
 ];
 
-/** `size` deterministic bytes, cheap to make for large payloads. */
-function pattern(size: number, seed: number): Buffer {
+/** `size` deterministic bytes (xorshift32), cheap to make for large payloads. */
+export function pattern(size: number, seed: number): Buffer {
   const out = Buffer.allocUnsafe(size);
   let x = (seed | 1) >>> 0;
   for (let i = 0; i < size; i++) {
