@@ -43,6 +43,22 @@ def header(head, name):
     return None
 
 
+async def handshake_events(reader, conn):
+    """Reads until wsproto has the handshake's events: (the HTTP head, the events), or None when
+    the peer closes first."""
+    head = b""
+    while True:
+        data = await asyncio.wait_for(reader.read(65536), TIMEOUT)
+        if not data:
+            return None
+        if b"\r\n\r\n" not in head:
+            head += data
+        conn.receive_data(data)
+        events = list(conn.events())
+        if events:
+            return head.split(b"\r\n\r\n")[0], events
+
+
 class Peer:
     """One connection: wsproto plus a socket, with messages put back together from their pieces."""
 
@@ -95,18 +111,11 @@ async def client(url, config):
                                     extensions=[PerMessageDeflate(**config)]))
         result["offered"] = header(request, b"sec-websocket-extensions")
         writer.write(request)
-        head = b""
-        while True:
-            data = await asyncio.wait_for(reader.read(65536), TIMEOUT)
-            if not data:
-                raise ConnectionError("closed during the handshake")
-            if b"\r\n\r\n" not in head:
-                head += data
-            conn.receive_data(data)
-            events = list(conn.events())
-            if events:
-                break
-        result["agreed"] = header(head.split(b"\r\n\r\n")[0], b"sec-websocket-extensions")
+        handshake = await handshake_events(reader, conn)
+        if handshake is None:
+            raise ConnectionError("closed during the handshake")
+        head, events = handshake
+        result["agreed"] = header(head, b"sec-websocket-extensions")
         if not isinstance(events[0], AcceptConnection):
             result["error"] = f"handshake: {type(events[0]).__name__}"
             return result
@@ -167,18 +176,11 @@ async def serve_connection(reader, writer, config):
     conn = WSConnection(ConnectionType.SERVER)
     peer = Peer(conn, reader, writer)
     try:
-        head = b""
-        while True:
-            data = await asyncio.wait_for(reader.read(65536), TIMEOUT)
-            if not data:
-                return
-            if b"\r\n\r\n" not in head:
-                head += data
-            conn.receive_data(data)
-            events = list(conn.events())
-            if events:
-                break
-        info["offered"] = header(head.split(b"\r\n\r\n")[0], b"sec-websocket-extensions")
+        handshake = await handshake_events(reader, conn)
+        if handshake is None:
+            return
+        head, events = handshake
+        info["offered"] = header(head, b"sec-websocket-extensions")
         if not isinstance(events[0], Request):
             info["error"] = f"handshake: {type(events[0]).__name__}"
             return
