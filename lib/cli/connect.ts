@@ -9,7 +9,7 @@ import {
 } from '../index';
 import type { ConnectArgs } from './args';
 import { ExitCode, exitCodeForClose } from './exit';
-import { errorDetail, formatClose, formatMessage } from './format';
+import { errorDetail, formatAgreed, formatClose, formatMessage } from './format';
 import { type CommandIo, StatusLine } from './io';
 import { LineSplitter } from './lines';
 import { PROGRESS_INTERVAL, TransferCounter } from './progress';
@@ -106,8 +106,7 @@ export async function runConnect(args: ConnectArgs, io: CommandIo): Promise<Exit
   } finally {
     process.removeListener('SIGINT', onEarlySignal);
   }
-  status.info(`connected to ${args.url} (subprotocol: ${ws.protocol === '' ? 'none' : ws.protocol}, ` +
-    `extensions: ${ws.extensions === '' ? 'none' : ws.extensions})`);
+  status.info(`connected to ${args.url} (${formatAgreed(ws)})`);
   return new Session(ws, args, io, status).done;
 }
 

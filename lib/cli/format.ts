@@ -17,6 +17,11 @@ const OFFSET_WIDTH = 9;
 const INDENT = ' '.repeat(OFFSET_WIDTH);
 const ELLIPSIS = '…';
 
+/** What a handshake agreed, as connect and listen print it: `subprotocol: chat, extensions: none`. */
+export function formatAgreed(ws: { protocol: string; extensions: string }): string {
+  return `subprotocol: ${ws.protocol === '' ? 'none' : ws.protocol}, extensions: ${ws.extensions === '' ? 'none' : ws.extensions}`;
+}
+
 /** Hex pairs separated by `separator` (`'48 65 6c'`). */
 export function hex(bytes: Uint8Array, separator = ' '): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(separator);

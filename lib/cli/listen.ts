@@ -8,7 +8,7 @@ import { CloseCode, type WebSocket, WebSocketServer } from '../index';
 import type { ListenArgs } from './args';
 import type { CommandIo } from './io';
 import { ExitCode } from './exit';
-import { formatClose, formatMessage } from './format';
+import { formatAgreed, formatClose, formatMessage } from './format';
 
 /** `host:port`, with an IPv6 address in brackets as URLs write it (RFC 3986 §3.2.2). */
 export function hostPort(address: string | undefined, port: number | undefined): string {
@@ -50,8 +50,7 @@ export function runListen(args: ListenArgs, io: CommandIo): Promise<ExitCode> {
     });
     server.on('connection', (ws: WebSocket, req: http.IncomingMessage) => {
       const peer = hostPort(req.socket.remoteAddress, req.socket.remotePort);
-      log(`[${peer}] connected ${req.url ?? '/'} (subprotocol: ${ws.protocol === '' ? 'none' : ws.protocol}, ` +
-        `extensions: ${ws.extensions === '' ? 'none' : ws.extensions})`);
+      log(`[${peer}] connected ${req.url ?? '/'} (${formatAgreed(ws)})`);
       ws.on('message', (data: string | Buffer, isBinary: boolean) => {
         if (args.print) {
           if (!io.stdout.write(formatMessage(data, isBinary, args.output, `[${peer}] `))) {
