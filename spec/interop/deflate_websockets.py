@@ -115,7 +115,13 @@ async def handler(ws, path=None):
     try:
         async for message in ws:
             info["events"].append(describe(message))
-            await ws.send(message)
+            try:
+                await ws.send(message)
+            except websockets.exceptions.ConnectionClosed:
+                # The client's close came while this echo was being written (a slow echo of a
+                # large message): the messages it sent before its close are still queued here and
+                # must be recorded, so read on until the iteration ends.
+                pass
     except websockets.exceptions.ConnectionClosed:
         pass
     await ws.wait_closed()
